@@ -1,0 +1,184 @@
+package kvcachetest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.uber.org/goleak"
+
+	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
+	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestConformanceMemoryStore(t *testing.T) {
+	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
+		return kvcachetest.NewMemoryStore()
+	})
+}
+
+// broken wraps a MemoryStore and breaks one rule of the Store contract.
+type broken struct {
+	*kvcachetest.MemoryStore
+	mode string
+}
+
+func (b broken) Get(ctx context.Context, keys []string) ([]kvcache.Result, error) {
+	if b.mode == "ignores-context" {
+		ctx = context.Background()
+	}
+	res, err := b.MemoryStore.Get(ctx, keys)
+	if b.mode == "reverses-results" && len(res) > 1 {
+		slices.Reverse(res)
+	}
+	return res, err
+}
+
+func (b broken) Set(ctx context.Context, entries []kvcache.Entry) error {
+	switch b.mode {
+	case "ignores-context":
+		ctx = context.Background()
+	case "ignores-ttl":
+		entries = slices.Clone(entries)
+		for i := range entries {
+			entries[i].TTL = 0
+		}
+	}
+	return b.MemoryStore.Set(ctx, entries)
+}
+
+// aliasing keeps the caller's buffers instead of copying them.
+type aliasing struct {
+	*kvcachetest.MemoryStore
+	kept map[string][]byte
+}
+
+func (a *aliasing) Set(_ context.Context, entries []kvcache.Entry) error {
+	for _, e := range entries {
+		a.kept[e.Key] = e.Value
+	}
+	return nil
+}
+
+func (a *aliasing) Get(ctx context.Context, keys []string) ([]kvcache.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res := make([]kvcache.Result, len(keys))
+	for i, k := range keys {
+		v, ok := a.kept[k]
+		res[i] = kvcache.Result{Value: v, Found: ok}
+	}
+	return res, nil
+}
+
+// TestBrokenStoreHelper is run in a child process by TestSuiteCatchesBrokenStores.
+func TestBrokenStoreHelper(t *testing.T) {
+	mode := os.Getenv("KVCACHETEST_BROKEN_MODE")
+	if mode == "" {
+		t.Skip("run by TestSuiteCatchesBrokenStores")
+	}
+	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
+		if mode == "keeps-buffers" {
+			return &aliasing{MemoryStore: kvcachetest.NewMemoryStore(), kept: map[string][]byte{}}
+		}
+		return broken{MemoryStore: kvcachetest.NewMemoryStore(), mode: mode}
+	})
+}
+
+// TestSuiteCatchesBrokenStores shows the suite can fail: each broken store must
+// fail the subtest that checks the rule it breaks.
+func TestSuiteCatchesBrokenStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	for mode, subtest := range map[string]string{
+		"reverses-results": "GetFoundAndNotFoundInOrder",
+		"ignores-ttl":      "SetWithTTL",
+		"ignores-context":  "ContextDone",
+		"keeps-buffers":    "ValuesAreNotShared",
+	} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenStoreHelper$/^"+subtest+"$", "-test.v")
+			cmd.Env = append(os.Environ(), "KVCACHETEST_BROKEN_MODE="+mode)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the suite passed a store that %s:\n%s", mode, out)
+			require.Contains(t, string(out), "--- FAIL: TestBrokenStoreHelper/"+subtest)
+		})
+	}
+}
+
+func TestHostEvents(t *testing.T) {
+	id := component.MustNewID("memkv")
+	var ext struct {
+		component.StartFunc
+		component.ShutdownFunc
+	}
+	h := kvcachetest.NewHost(map[component.ID]component.Component{id: ext})
+	require.Len(t, h.GetExtensions(), 1)
+	for i := 0; i < 1005; i++ {
+		componentstatus.ReportStatus(h, componentstatus.NewEvent(componentstatus.StatusOK))
+	}
+	componentstatus.ReportStatus(h, componentstatus.NewRecoverableErrorEvent(errors.New("last")))
+	n := 0
+	var last *componentstatus.Event
+	for len(h.Events()) > 0 {
+		last = <-h.Events()
+		n++
+	}
+	require.Equal(t, 1000, n, "keeps the last 1,000 events")
+	require.Equal(t, componentstatus.StatusRecoverableError, last.Status())
+}
+
+func TestMemoryStoreFaults(t *testing.T) {
+	ctx := context.Background()
+	m := kvcachetest.NewMemoryStore()
+	m.Put("k", "v")
+	boom := errors.New("boom")
+	m.SetError(boom)
+	_, err := m.Get(ctx, []string{"k"})
+	require.ErrorIs(t, err, boom)
+	m.SetError(nil)
+
+	m.SetDelay(time.Hour)
+	tctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	_, err = m.Get(tctx, []string{"k"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	m.SetDelay(0)
+
+	res, err := m.Get(ctx, []string{"k"})
+	require.NoError(t, err)
+	require.Equal(t, "v", string(res[0].Value))
+	require.Equal(t, kvcachetest.Stats{GetCalls: 3, KeysRead: 3}, m.Stats())
+	m.Remove("k")
+	res, err = m.Get(ctx, []string{"k"})
+	require.NoError(t, err)
+	require.False(t, res[0].Found, "Remove deletes behind the callers' backs")
+
+	var got [][]string
+	unsub := m.OnInvalidate(func(keys []string) { got = append(got, keys) })
+	m.Invalidate([]string{"k"})
+	m.Invalidate(nil)
+	unsub()
+	m.Invalidate([]string{"after"})
+	require.Equal(t, [][]string{{"k"}, nil}, got)
+	require.Zero(t, m.Subscribers())
+
+	require.NoError(t, m.Close(ctx))
+	require.True(t, m.Closed())
+	_, err = m.Get(ctx, []string{"k"})
+	require.ErrorIs(t, err, kvcachetest.ErrClosed)
+}
