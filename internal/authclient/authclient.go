@@ -1,0 +1,152 @@
+// Package authclient adapts a tokencache.Handle to HTTP and gRPC clients. Both
+// adapters read the handle on every request (one atomic load), so a refreshed
+// credential is used by the very next request; nothing is captured once.
+package authclient // import "github.com/otelcol-custom/otelcol-custom/internal/authclient"
+
+import (
+	"context"
+	"io"
+	"maps"
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
+)
+
+// maxDrain bounds how much of a 401 body is read so the connection can be reused.
+const maxDrain = 64 << 10
+
+// NewRoundTripper returns an http.RoundTripper that sends each request through
+// base with the handle's header set.
+//
+// It honours the RoundTripper contract: the caller's *http.Request and its
+// Header map are never modified. The request is copied shallowly and only the
+// header map is copied (value slices are shared, clipped to len == cap so an
+// append downstream copies them); that is all this adapter changes. It is
+// cheaper than req.Clone, which also deep-copies the URL, trailers and values.
+//
+// Before the first credential exists the request waits at most the handle's
+// InitialWait (or its context), then fails with an error: the exporter's retry
+// and queue keep the data.
+//
+// On 401 Unauthorized it calls Invalidate. When the body can be replayed
+// (no body, http.NoBody, or GetBody set) it waits, bounded by the request's
+// context and InitialWait, for a credential different from the one it sent and
+// retries once with it; otherwise, or when no different credential appears, the
+// 401 response is returned.
+func NewRoundTripper(base http.RoundTripper, h *tokencache.Handle) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &roundTripper{base: base, h: h}
+}
+
+type roundTripper struct {
+	base http.RoundTripper
+	h    *tokencache.Handle
+}
+
+func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	e := rt.h.Current()
+	if e == nil {
+		var err error
+		if e, err = rt.h.Wait(req.Context()); err != nil {
+			closeBody(req)
+			return nil, err
+		}
+	}
+	resp, err := rt.base.RoundTrip(withHeader(req, e))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	rt.h.Invalidate()
+	if !replayable(req) {
+		return resp, nil
+	}
+	e2, werr := rt.h.WaitChanged(req.Context(), e)
+	if werr != nil {
+		return resp, nil
+	}
+	r2 := withHeader(req, e2)
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			return resp, nil
+		}
+		r2.Body = body
+	}
+	if resp.Body != nil {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		_ = resp.Body.Close()
+	}
+	return rt.base.RoundTrip(r2)
+}
+
+// withHeader returns a shallow copy of req whose Header is a new map holding
+// the caller's entries plus the credential header. maps.Clone copies the hash
+// table as is (no rehashing), which is cheaper than inserting entry by entry;
+// value slices with spare capacity are then clipped to len == cap so that an
+// append downstream copies instead of writing into the caller's array.
+func withHeader(req *http.Request, e *tokencache.Entry) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *req
+	h := maps.Clone(req.Header)
+	if h == nil {
+		h = make(http.Header, 1)
+	}
+	for k, v := range h {
+		if len(v) != cap(v) {
+			h[k] = v[:len(v):len(v)]
+		}
+	}
+	h[e.HeaderName] = e.HeaderValues
+	r2.Header = h
+	return r2
+}
+
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// NewPerRPCCredentials returns gRPC per-RPC credentials that read the handle on
+// every call.
+//
+// GetRequestMetadata returns the Entry's prebuilt Metadata map itself: no
+// allocation. The map is shared and read-only. gRPC only reads it: in
+// google.golang.org/grpc v1.85.0, internal/transport/http2_client.go
+// (getTrAuthData, getCallAuthData) ranges over the returned map and copies each
+// pair into a map of its own. Callers must not modify it.
+//
+// Before the first credential exists it waits as Handle.Wait does and then
+// fails with codes.Unavailable, which gRPC passes through and the exporter
+// retries (a plain error would become Unauthenticated, a permanent failure).
+func NewPerRPCCredentials(h *tokencache.Handle, requireTransportSecurity bool) credentials.PerRPCCredentials {
+	return &perRPC{h: h, secure: requireTransportSecurity}
+}
+
+type perRPC struct {
+	h      *tokencache.Handle
+	secure bool
+}
+
+func (p *perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	if e := p.h.Current(); e != nil {
+		return e.Metadata, nil
+	}
+	e, err := p.h.Wait(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return e.Metadata, nil
+}
+
+func (p *perRPC) RequireTransportSecurity() bool { return p.secure }
