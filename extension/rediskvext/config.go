@@ -1,0 +1,193 @@
+package rediskvext // import "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configtls"
+)
+
+// Modes of Config.Mode.
+const (
+	ModeStandalone = "standalone"
+	ModeCluster    = "cluster"
+	ModeSentinel   = "sentinel"
+)
+
+const (
+	defaultEndpoint     = "localhost:6379"
+	defaultDialTimeout  = 2 * time.Second
+	defaultReadTimeout  = time.Second
+	defaultWriteTimeout = time.Second
+)
+
+// Config configures the rediskv extension.
+type Config struct {
+	// Endpoints are host:port addresses. standalone: exactly one server.
+	// cluster: one or more seed nodes (the topology is discovered from them).
+	// sentinel: the sentinels (not the master).
+	Endpoints []string `mapstructure:"endpoints"`
+
+	// Mode is standalone (default), cluster or sentinel.
+	Mode string `mapstructure:"mode"`
+
+	// Sentinel holds the sentinel-only settings (mode: sentinel).
+	Sentinel SentinelConfig `mapstructure:"sentinel"`
+
+	// Username is the ACL user (Redis 6+). Empty with a password means the
+	// default user (AUTH <password>).
+	Username string `mapstructure:"username"`
+
+	// Password of Username (or of the default user). Never logged.
+	Password configopaque.String `mapstructure:"password"`
+
+	// DB is the logical database (SELECT). Redis Cluster only has database 0.
+	DB int `mapstructure:"db"`
+
+	// TLS configures transport security. Plain TCP unless tls::insecure is false
+	// (for example with tls::ca_file set).
+	TLS configtls.ClientConfig `mapstructure:"tls"`
+
+	// KeyPrefix is prepended to every key in Redis and stripped from invalidated
+	// keys. It is also the prefix that client tracking watches, so it should be
+	// set: with an empty prefix every write to any key of the database sends an
+	// invalidation to every collector.
+	KeyPrefix string `mapstructure:"key_prefix"`
+
+	// DialTimeout bounds connecting and the connection handshake (HELLO, AUTH,
+	// CLIENT TRACKING, SELECT).
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+
+	// ReadTimeout bounds one Get call when the caller's context has no earlier
+	// deadline.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+
+	// WriteTimeout bounds one Set or Delete call when the caller's context has no
+	// earlier deadline.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+
+	// PoolSize is rueidis' BlockingPoolSize: the maximum number of dedicated
+	// connections per node, used only for pipelines of 2000 or more commands
+	// (for example a Set of more than 2000 entries). Ordinary calls share the
+	// auto-pipelined connections of PipelineMultiplex. 0 means rueidis' default
+	// (1024).
+	PoolSize int `mapstructure:"pool_size"`
+
+	// PipelineMultiplex is rueidis' PipelineMultiplex: 2^n auto-pipelined
+	// connections per node. 0 means rueidis' default (standalone and sentinel:
+	// up to 4 depending on GOMAXPROCS; cluster: 1).
+	PipelineMultiplex int `mapstructure:"pipeline_multiplex"`
+
+	// ClientSideCaching turns on RESP3 client tracking in broadcast mode for
+	// KeyPrefix, so that a key changed in Redis by anyone is reported to the
+	// store's invalidation subscribers (kvcache.Invalidator) within
+	// milliseconds. Needs Redis 6+. Default true.
+	ClientSideCaching bool `mapstructure:"client_side_caching"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// SentinelConfig holds the settings used only in sentinel mode.
+type SentinelConfig struct {
+	// MasterSet is the name of the master set the sentinels monitor. Required
+	// in sentinel mode.
+	MasterSet string `mapstructure:"master_set"`
+
+	// Username and Password authenticate to the sentinels themselves (the data
+	// nodes use the top-level username and password).
+	Username string              `mapstructure:"username"`
+	Password configopaque.String `mapstructure:"password"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+func createDefaultConfig() component.Config {
+	tls := configtls.NewDefaultClientConfig()
+	tls.Insecure = true
+	return &Config{
+		Endpoints:         []string{defaultEndpoint},
+		Mode:              ModeStandalone,
+		TLS:               tls,
+		DialTimeout:       defaultDialTimeout,
+		ReadTimeout:       defaultReadTimeout,
+		WriteTimeout:      defaultWriteTimeout,
+		ClientSideCaching: true,
+	}
+}
+
+// Validate checks the configuration. Errors name the offending key and never
+// contain a secret. The tls block is validated by its own Validate.
+func (cfg *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	switch cfg.Mode {
+	case ModeStandalone:
+		if len(cfg.Endpoints) != 1 {
+			add("endpoints: standalone mode takes exactly one endpoint, got %d", len(cfg.Endpoints))
+		}
+	case ModeCluster, ModeSentinel:
+		if len(cfg.Endpoints) == 0 {
+			add("endpoints: %s mode needs at least one endpoint", cfg.Mode)
+		}
+	default:
+		add("mode: %q is not one of standalone, cluster, sentinel", cfg.Mode)
+	}
+	for i, ep := range cfg.Endpoints {
+		if err := checkEndpoint(ep); err != nil {
+			add("endpoints[%d]: %w", i, err)
+		}
+	}
+	if cfg.Mode == ModeSentinel && cfg.Sentinel.MasterSet == "" {
+		add("sentinel::master_set: required in sentinel mode")
+	}
+	if cfg.Mode != ModeSentinel && (cfg.Sentinel.MasterSet != "" || cfg.Sentinel.Username != "" || cfg.Sentinel.Password != "") {
+		add("sentinel: only used in sentinel mode (mode is %q)", cfg.Mode)
+	}
+	if cfg.DB < 0 {
+		add("db: must not be negative")
+	}
+	if cfg.DB != 0 && cfg.Mode == ModeCluster {
+		add("db: Redis Cluster only has database 0")
+	}
+	if cfg.DialTimeout <= 0 {
+		add("dial_timeout: must be positive")
+	}
+	if cfg.ReadTimeout <= 0 {
+		add("read_timeout: must be positive")
+	}
+	if cfg.WriteTimeout <= 0 {
+		add("write_timeout: must be positive")
+	}
+	if cfg.PoolSize < 0 {
+		add("pool_size: must not be negative")
+	}
+	if cfg.PipelineMultiplex < 0 || cfg.PipelineMultiplex > rueidis.MaxPipelineMultiplex {
+		add("pipeline_multiplex: must be between 0 and %d", rueidis.MaxPipelineMultiplex)
+	}
+	return errors.Join(errs...)
+}
+
+func checkEndpoint(ep string) error {
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", ep)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", ep)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("%q has no valid port (1-65535)", ep)
+	}
+	return nil
+}

@@ -1,0 +1,314 @@
+package rediskvext // import "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/extension"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
+	"github.com/otelcol-custom/otelcol-custom/extension/rediskvext/internal/metadata"
+)
+
+const (
+	clientName = "otelcol-rediskv"
+
+	connectInitialBackoff = 100 * time.Millisecond
+	connectMaxBackoff     = 5 * time.Second
+)
+
+var errShutdown = errors.New("rediskv: extension is shut down")
+
+// redisKV is the rediskv extension. It owns one rueidis client shared by all the
+// stores it hands out, and the invalidation subscribers of those stores.
+type redisKV struct {
+	cfg       *Config
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	metrics   metricAttrs
+	subs      subscribers
+
+	host    component.Host
+	client  atomic.Pointer[rueidis.Client]
+	lastErr atomic.Pointer[error] // why there is no client (nil once connected)
+	healthy atomic.Int32          // statusUnknown, statusOK, statusError
+	closed  atomic.Bool
+
+	mu      sync.Mutex // guards cancel and done
+	cancel  context.CancelFunc
+	done    chan struct{}
+	tlsUsed bool
+}
+
+const (
+	statusUnknown int32 = iota
+	statusOK
+	statusError
+)
+
+var (
+	_ extension.Extension = (*redisKV)(nil)
+	_ kvcache.Provider    = (*redisKV)(nil)
+)
+
+func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	e := &redisKV{cfg: cfg, logger: set.Logger, telemetry: tb, metrics: newMetricAttrs()}
+	e.setLastErr(errors.New("rediskv: not started"))
+	return e, nil
+}
+
+// Start connects to Redis. When Redis cannot be reached (or refuses the
+// credentials) Start still succeeds: the extension reports a recoverable error,
+// keeps trying in the background, and stores return errors until it connects.
+// Only a configuration that cannot work (unreadable TLS files) fails Start.
+func (e *redisKV) Start(ctx context.Context, host component.Host) error {
+	e.host = host
+	opt, err := e.clientOption(ctx)
+	if err != nil {
+		return err
+	}
+	if e.connect(opt) {
+		return nil
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e.mu.Lock()
+	e.cancel, e.done = cancel, done
+	e.mu.Unlock()
+	go e.connectLoop(loopCtx, opt, done)
+	return nil
+}
+
+// clientOption maps the configuration onto rueidis.
+func (e *redisKV) clientOption(ctx context.Context) (rueidis.ClientOption, error) {
+	cfg := e.cfg
+	tlsCfg, err := cfg.TLS.LoadTLSConfig(ctx)
+	if err != nil {
+		return rueidis.ClientOption{}, fmt.Errorf("tls: %w", err)
+	}
+	e.tlsUsed = tlsCfg != nil
+	opt := rueidis.ClientOption{
+		InitAddress:       append([]string(nil), cfg.Endpoints...),
+		Username:          cfg.Username,
+		Password:          string(cfg.Password),
+		ClientName:        clientName,
+		SelectDB:          cfg.DB,
+		TLSConfig:         tlsCfg,
+		Dialer:            net.Dialer{Timeout: cfg.DialTimeout},
+		BlockingPoolSize:  cfg.PoolSize,
+		PipelineMultiplex: cfg.PipelineMultiplex,
+		// Errors go straight back to the caller: the processor fails open and
+		// backs off a failing store itself, so a read must not spend its whole
+		// deadline in rueidis' retry loop. MOVED/ASK redirections are still
+		// followed in cluster mode.
+		DisableRetry:      true,
+		ForceSingleClient: cfg.Mode == ModeStandalone,
+		DisableCache:      !cfg.ClientSideCaching,
+	}
+	if cfg.ClientSideCaching {
+		// Broadcast tracking: Redis reports every change of a key under the prefix,
+		// whether or not this connection read it. rueidis sends CLIENT TRACKING ON
+		// with these options on every connection it opens and hands the "invalidate"
+		// pushes to OnInvalidations. The read path never uses DoCache; rueidis'
+		// own per-connection cache stays empty.
+		opt.ClientTrackingOptions = []string{"BCAST"}
+		if cfg.KeyPrefix != "" {
+			opt.ClientTrackingOptions = append(opt.ClientTrackingOptions, "PREFIX", cfg.KeyPrefix)
+		}
+		opt.OnInvalidations = e.onInvalidations
+	}
+	if cfg.Mode == ModeSentinel {
+		opt.Sentinel = rueidis.SentinelOption{
+			MasterSet: cfg.Sentinel.MasterSet,
+			Username:  cfg.Sentinel.Username,
+			Password:  string(cfg.Sentinel.Password),
+			TLSConfig: tlsCfg,
+			Dialer:    net.Dialer{Timeout: cfg.DialTimeout},
+		}
+	}
+	return opt, nil
+}
+
+// connect makes one attempt to create the client. It reports the outcome as the
+// component status and returns whether the client is ready.
+func (e *redisKV) connect(opt rueidis.ClientOption) bool {
+	c, err := rueidis.NewClient(opt)
+	if err != nil {
+		err = describeConnectError(err, e.cfg)
+		e.setLastErr(err)
+		e.reportError(err)
+		return false
+	}
+	if e.cfg.Mode == ModeCluster && e.cfg.ClientSideCaching {
+		warmNodes(c, e.cfg.DialTimeout)
+	}
+	e.client.Store(&c)
+	e.lastErr.Store(nil)
+	e.reportOK()
+	e.logger.Info("Connected to Redis", zap.String("mode", e.cfg.Mode), zap.Strings("endpoints", e.cfg.Endpoints),
+		zap.Bool("tls", e.tlsUsed), zap.Bool("client_side_caching", e.cfg.ClientSideCaching))
+	return true
+}
+
+// warmNodes opens the connection to every cluster master now, so that each one
+// sends invalidations from the start and not only after the first command that
+// happens to be routed to it.
+func warmNodes(c rueidis.Client, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, n := range c.Nodes() {
+		_ = n.Do(ctx, n.B().Ping().Build()).Error()
+	}
+}
+
+func (e *redisKV) connectLoop(ctx context.Context, opt rueidis.ClientOption, done chan struct{}) {
+	defer close(done)
+	backoff := connectInitialBackoff
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if e.connect(opt) {
+			return // Shutdown waits for this goroutine, then closes the client.
+		}
+		backoff = min(2*backoff, connectMaxBackoff)
+	}
+}
+
+// describeConnectError makes a connection error say what to check. rueidis'
+// errors never contain the password, and neither does this.
+func describeConnectError(err error, cfg *Config) error {
+	msg := "rediskv: cannot connect to Redis (mode " + cfg.Mode + ")"
+	if errors.Is(err, rueidis.ErrNoCache) {
+		return fmt.Errorf("%s: client_side_caching needs Redis 6 or later with RESP3; upgrade Redis or set client_side_caching: false: %w", msg, err)
+	}
+	var re *rueidis.RedisError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%s: the server refused the connection setup (check username/password and the user's ACL permissions): %w", msg, err)
+	}
+	return fmt.Errorf("%s: %w", msg, err)
+}
+
+func (e *redisKV) setLastErr(err error) { e.lastErr.Store(&err) }
+
+// current returns the client, or an error saying why there is none.
+func (e *redisKV) current() (rueidis.Client, error) {
+	if c := e.client.Load(); c != nil {
+		return *c, nil
+	}
+	if e.closed.Load() {
+		return nil, errShutdown
+	}
+	if p := e.lastErr.Load(); p != nil {
+		return nil, &notConnectedError{err: *p}
+	}
+	return nil, &notConnectedError{err: errors.New("connecting")}
+}
+
+type notConnectedError struct{ err error }
+
+func (e *notConnectedError) Error() string {
+	return "rediskv: not connected to Redis: " + e.err.Error()
+}
+func (e *notConnectedError) Unwrap() error { return e.err }
+
+// Shutdown stops connecting, closes the client (waiting for calls in flight)
+// and drops all invalidation subscribers.
+func (e *redisKV) Shutdown(context.Context) error {
+	e.closed.Store(true)
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	if c := e.client.Swap(nil); c != nil {
+		(*c).Close()
+	}
+	e.subs.clear()
+	e.telemetry.Shutdown()
+	return nil
+}
+
+// Store returns a store over the shared client. All owners share one keyspace
+// (key_prefix); the processor composes its own keys.
+func (e *redisKV) Store(_ context.Context, _ component.ID) (kvcache.Store, error) {
+	if e.closed.Load() {
+		return nil, errShutdown
+	}
+	s := &store{ext: e}
+	if e.cfg.ClientSideCaching {
+		return &trackingStore{store: s}, nil
+	}
+	return s, nil
+}
+
+// reportOK reports StatusOK when the state changes to healthy.
+func (e *redisKV) reportOK() {
+	prev := e.healthy.Swap(statusOK)
+	if prev == statusOK || e.closed.Load() {
+		return
+	}
+	if prev == statusError {
+		e.logger.Info("Redis calls succeed again")
+	}
+	if e.host != nil {
+		componentstatus.ReportStatus(e.host, componentstatus.NewEvent(componentstatus.StatusOK))
+	}
+}
+
+// reportError reports a recoverable error when the state changes to failing,
+// and logs it once per change.
+func (e *redisKV) reportError(err error) {
+	if e.healthy.Swap(statusError) != statusError && !e.closed.Load() {
+		e.logger.Warn("Redis is unavailable; store calls fail until it is back", zap.Error(err))
+		if e.host != nil {
+			componentstatus.ReportStatus(e.host, componentstatus.NewRecoverableErrorEvent(err))
+		}
+	}
+}
+
+// onInvalidations receives rueidis' "invalidate" pushes. nil means everything
+// (FLUSHALL/FLUSHDB, or a tracking connection was lost and changes may have been
+// missed). It runs on rueidis' reading goroutine, so it only strips the prefix
+// and hands the keys on.
+func (e *redisKV) onInvalidations(msgs []rueidis.RedisMessage) {
+	if e.closed.Load() {
+		return
+	}
+	if msgs == nil {
+		e.telemetry.RediskvInvalidations.Add(context.Background(), 1, e.metrics.scopeAll)
+		e.subs.publish(nil)
+		return
+	}
+	keys := make([]string, 0, len(msgs))
+	prefix := e.cfg.KeyPrefix
+	for i := range msgs {
+		k, err := msgs[i].ToString()
+		if err != nil || len(k) < len(prefix) || k[:len(prefix)] != prefix {
+			continue
+		}
+		keys = append(keys, k[len(prefix):])
+	}
+	if len(keys) == 0 {
+		return
+	}
+	e.telemetry.RediskvInvalidations.Add(context.Background(), int64(len(keys)), e.metrics.scopeKey)
+	e.subs.publish(keys)
+}
