@@ -1,0 +1,135 @@
+# otelcol-custom: build, run and test the distribution.
+# Every target installs what it needs (Go tools from the module proxy, redis-server from apt).
+#
+#   make run        build dist/otelcol-custom and run it on config/config.yaml (foreground)
+#   make build      build dist/otelcol-custom with OCB (regenerates dist/ sources first)
+#   make test       everything CI runs: lint, dist check, unit + integration tests (-race),
+#                   every benchmark once, e2e tests against the real binary
+#   make bench      benchmarks with -count, raw output in $(BENCH_OUT), benchstat table
+#   make lint       gofmt + go vet
+#   make generate   mdatagen for every metadata.yaml, then OCB sources in dist/
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# The steps of `make test` must run in order (check-dist before build, build before e2e).
+.NOTPARALLEL:
+
+GO    ?= go
+# No VCS stamping: the version comes from builder-config.yaml, and stamping fails when git
+# refuses the checkout (e.g. "dubious ownership" when CI runs as root on another user's clone).
+export GOFLAGS ?= -buildvcs=false
+GOBIN := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+
+# Tool versions: one collector release for everything (core v0.165.0 / contrib v0.161.0 telemetrygen).
+OCB_VERSION          := v0.165.0
+TELEMETRYGEN_VERSION := v0.161.0
+BENCHSTAT_VERSION    := v0.0.0-20260908200009-22c9c6c9d4da
+
+BUILDER      := $(GOBIN)/builder
+TELEMETRYGEN := $(GOBIN)/telemetrygen
+BENCHSTAT    := $(GOBIN)/benchstat
+
+BINARY := dist/otelcol-custom
+CONFIG ?= config/config.yaml
+
+TEST_TIMEOUT ?= 15m
+E2E_TIMEOUT  ?= 10m
+# make bench BENCH=RoundTripper BENCH_PKGS=./extension/bearerauthext/... BENCH_COUNT=10
+BENCH           ?= .
+BENCH_PKGS      ?= ./...
+BENCH_COUNT     ?= 6
+BENCH_OUT       ?= bench.out
+BENCHSTAT_FLAGS ?=
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# Go files we own (dist/ is OCB output, marked DO NOT EDIT, and not gofmt-clean).
+FIND_GO_FILES := find . -name '*.go' -not -path './dist/*' -not -path './.git/*' -not -path './.dist-check.*' -print0
+
+# $(call go-install,<binary>,<package>,<version>): install unless <binary> was built from <version>.
+define go-install
+	@if [[ "$$($(GO) version -m $(1) 2>/dev/null | awk '$$1 == "mod" {print $$3}')" != "$(3)" ]]; then \
+		echo "installing $(2)@$(3)"; \
+		$(GO) install $(2)@$(3); \
+	fi
+endef
+
+# $(call timed,<label>,<command>): run a command and print how long it took (also when it fails).
+define timed
+	@start=$$(date +%s); status=0; $(2) || status=$$?; \
+	echo "$(1) took $$(( $$(date +%s) - start ))s"; exit $$status
+endef
+
+.PHONY: help
+help:
+	@sed -n '/^#   make /,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# *//'
+
+## --- tools -------------------------------------------------------------------------------
+
+.PHONY: install-builder install-telemetrygen install-benchstat install-redis install-test-tools
+install-builder:
+	$(call go-install,$(BUILDER),go.opentelemetry.io/collector/cmd/builder,$(OCB_VERSION))
+
+install-telemetrygen:
+	$(call go-install,$(TELEMETRYGEN),github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen,$(TELEMETRYGEN_VERSION))
+
+install-benchstat:
+	$(call go-install,$(BENCHSTAT),golang.org/x/perf/cmd/benchstat,$(BENCHSTAT_VERSION))
+
+# The kvcache integration tests start their own redis-server on a random loopback port.
+install-redis:
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server (apt)"; \
+		$(SUDO) apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server; \
+	}
+
+install-test-tools: install-builder install-telemetrygen install-redis
+
+## --- build and run -----------------------------------------------------------------------
+
+.PHONY: build run generate check-dist
+build: install-builder
+	$(call timed,build,$(BUILDER) --config builder-config.yaml)
+
+run: build
+	$(BINARY) --config $(CONFIG)
+
+generate: install-builder
+	@for f in $$(find . -name metadata.yaml -not -path './dist/*' -not -path './.git/*' -not -path './internal/tools/*' | sort); do \
+		echo "mdatagen $$f"; \
+		(cd internal/tools && $(GO) tool mdatagen "$(CURDIR)/$${f#./}"); \
+	done
+	$(BUILDER) --config builder-config.yaml --skip-compilation
+
+# Fails when the committed dist/ sources differ from what OCB generates now.
+check-dist: install-builder
+	BUILDER=$(BUILDER) ./scripts/check-dist.sh
+
+## --- checks ------------------------------------------------------------------------------
+
+.PHONY: lint test unit bench-smoke e2e bench
+lint:
+	@unformatted=$$($(FIND_GO_FILES) | xargs -0 gofmt -l); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./internal/e2e/...
+
+# check-dist runs before build: build regenerates dist/ and would hide stale sources.
+test: install-test-tools lint check-dist build unit bench-smoke e2e
+
+unit:
+	$(call timed,unit tests,$(GO) test -race -timeout $(TEST_TIMEOUT) ./...)
+
+bench-smoke:
+	$(call timed,benchmarks (1x),$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./...)
+
+e2e: build install-telemetrygen
+	$(call timed,e2e tests,OTELCOL_CUSTOM_BINARY=$(CURDIR)/$(BINARY) TELEMETRYGEN=$(TELEMETRYGEN) \
+		$(GO) test -race -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./internal/e2e/...)
+
+bench: install-benchstat
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m $(BENCH_PKGS) | tee $(BENCH_OUT)
+	@echo; echo "raw output: $(BENCH_OUT)"; echo
+	$(BENCHSTAT) $(BENCHSTAT_FLAGS) $(BENCH_OUT)

@@ -1,0 +1,53 @@
+package harness
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// ReadTraces parses the output of a file exporter in its default JSON format:
+// one OTLP JSON request per line. A missing file is no traces yet, and a last
+// line without its newline (still being written) is left for the next read.
+func ReadTraces(tb testing.TB, path string) []ptrace.Traces {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		tb.Fatalf("read %s: %v", path, err)
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1]
+	} else {
+		data = nil
+	}
+	var out []ptrace.Traces
+	var u ptrace.JSONUnmarshaler
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		td, err := u.UnmarshalTraces(line)
+		if err != nil {
+			tb.Fatalf("%s: a line is not OTLP JSON traces: %v", path, err)
+		}
+		out = append(out, td)
+	}
+	return out
+}
+
+// CountSpans returns the number of spans in a file exporter's JSON output.
+func CountSpans(tb testing.TB, path string) int {
+	tb.Helper()
+	n := 0
+	for _, td := range ReadTraces(tb, path) {
+		n += td.SpanCount()
+	}
+	return n
+}
