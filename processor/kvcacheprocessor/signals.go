@@ -1,0 +1,160 @@
+package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+var noTraceID pcommon.TraceID
+
+// Each signal is walked once: every record's keys are looked up as the walk reaches
+// it (hits are applied at once); the misses of the whole batch are fetched together
+// at the end.
+
+func (p *kvProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	if !p.started.Load() {
+		return td, nil
+	}
+	b := p.begin()
+	defer p.release(b)
+	doScope := p.active[levelScope]
+	doSpan := p.active[levelSpan]
+	doEvent := p.active[levelSpanEvent]
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		p.record(b, levelResource, rs.Resource().Attributes(), noTraceID)
+		if !doScope && !doSpan && !doEvent {
+			continue
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			if doScope {
+				p.record(b, levelScope, ss.Scope().Attributes(), noTraceID)
+			}
+			if !doSpan && !doEvent {
+				continue
+			}
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				tid := span.TraceID()
+				if doSpan {
+					p.record(b, levelSpan, span.Attributes(), tid)
+				}
+				if doEvent {
+					events := span.Events()
+					for e := 0; e < events.Len(); e++ {
+						p.record(b, levelSpanEvent, events.At(e).Attributes(), tid)
+					}
+				}
+			}
+		}
+	}
+	p.finish(ctx, b)
+	return td, nil
+}
+
+func (p *kvProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	if !p.started.Load() {
+		return ld, nil
+	}
+	b := p.begin()
+	defer p.release(b)
+	doScope := p.active[levelScope]
+	doLog := p.active[levelLog]
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		p.record(b, levelResource, rl.Resource().Attributes(), noTraceID)
+		if !doScope && !doLog {
+			continue
+		}
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			if doScope {
+				p.record(b, levelScope, sl.Scope().Attributes(), noTraceID)
+			}
+			if !doLog {
+				continue
+			}
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				p.record(b, levelLog, lr.Attributes(), lr.TraceID())
+			}
+		}
+	}
+	p.finish(ctx, b)
+	return ld, nil
+}
+
+func (p *kvProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if !p.started.Load() {
+		return md, nil
+	}
+	b := p.begin()
+	defer p.release(b)
+	doScope := p.active[levelScope]
+	doPoint := p.active[levelDatapoint]
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		p.record(b, levelResource, rm.Resource().Attributes(), noTraceID)
+		if !doScope && !doPoint {
+			continue
+		}
+		sms := rm.ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			sm := sms.At(j)
+			if doScope {
+				p.record(b, levelScope, sm.Scope().Attributes(), noTraceID)
+			}
+			if !doPoint {
+				continue
+			}
+			ms := sm.Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				p.dataPoints(b, ms.At(k))
+			}
+		}
+	}
+	p.finish(ctx, b)
+	return md, nil
+}
+
+func (p *kvProcessor) dataPoints(b *batchState, m pmetric.Metric) {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		dps := m.Gauge().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.record(b, levelDatapoint, dps.At(i).Attributes(), noTraceID)
+		}
+	case pmetric.MetricTypeSum:
+		dps := m.Sum().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.record(b, levelDatapoint, dps.At(i).Attributes(), noTraceID)
+		}
+	case pmetric.MetricTypeHistogram:
+		dps := m.Histogram().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.record(b, levelDatapoint, dps.At(i).Attributes(), noTraceID)
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		dps := m.ExponentialHistogram().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.record(b, levelDatapoint, dps.At(i).Attributes(), noTraceID)
+		}
+	case pmetric.MetricTypeSummary:
+		dps := m.Summary().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			p.record(b, levelDatapoint, dps.At(i).Attributes(), noTraceID)
+		}
+	}
+}
