@@ -1,0 +1,195 @@
+package bearerauthext // import "github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
+)
+
+const (
+	defaultHeader = "Authorization"
+	defaultScheme = "Bearer"
+
+	defaultTokensFileReloadInterval = time.Minute
+
+	// maxTokenLength bounds every token, configured or presented. A presented
+	// header longer than this is refused before its bytes are even looked at, and
+	// the bound is a constant, so refusing it says nothing about the configured
+	// tokens. Large JWTs are a few KiB; 16 KiB leaves ample room.
+	maxTokenLength = 16 << 10
+)
+
+// Config configures the bearerauth extension. One instance can act as a client
+// (token or token_file), as a server (tokens and/or tokens_file), or both.
+type Config struct {
+	// Token is the static token the client sends. Mutually exclusive with TokenFile.
+	Token configopaque.String `mapstructure:"token,omitempty"`
+
+	// TokenFile is a file holding the token the client sends. It is re-read when
+	// the file (or, for Kubernetes secrets, its directory's ..data link) changes,
+	// and every refresh::interval as a fallback. Surrounding whitespace is
+	// trimmed. Mutually exclusive with Token.
+	TokenFile string `mapstructure:"token_file,omitempty"`
+
+	// Refresh tunes the background refresher that reads the client token
+	// (refresh ahead of a JWT's exp, retry with backoff, how long a request
+	// waits for the first token).
+	Refresh tokencache.Config `mapstructure:"refresh"`
+
+	// RequireTransportSecurity makes gRPC refuse to send the token over a
+	// plaintext connection. Default true; set false only for loopback or
+	// otherwise protected links.
+	RequireTransportSecurity bool `mapstructure:"require_transport_security"`
+
+	// Tokens are the tokens the server accepts, each with an optional name that
+	// becomes the authenticated subject.
+	Tokens []TokenConfig `mapstructure:"tokens,omitempty"`
+
+	// TokensFile is a file of tokens the server accepts: one per line, either
+	// "token" or "name:token"; blank lines and lines starting with # are
+	// ignored. It is reloaded on change; a reload that fails keeps the previous
+	// set.
+	TokensFile string `mapstructure:"tokens_file,omitempty"`
+
+	// TokensFileReloadInterval re-reads TokensFile periodically in addition to
+	// watching it, for file systems without change notification. 0 disables it.
+	TokensFileReloadInterval time.Duration `mapstructure:"tokens_file_reload_interval"`
+
+	// Header is the header carrying the token, on both sides. Default Authorization.
+	Header string `mapstructure:"header"`
+
+	// Scheme is the authentication scheme before the token (default Bearer). The
+	// server matches it case-insensitively. Empty means the header holds the
+	// raw token.
+	Scheme string `mapstructure:"scheme"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// TokenConfig is one token the server accepts.
+type TokenConfig struct {
+	// Name identifies the token's holder. It is what downstream components see
+	// as the authenticated subject. Default "tokens[<index>]".
+	Name string `mapstructure:"name,omitempty"`
+
+	// Token is the secret.
+	Token configopaque.String `mapstructure:"token"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		Refresh:                  tokencache.NewDefaultConfig(),
+		RequireTransportSecurity: true,
+		TokensFileReloadInterval: defaultTokensFileReloadInterval,
+		Header:                   defaultHeader,
+		Scheme:                   defaultScheme,
+	}
+}
+
+func (cfg *Config) isClient() bool { return cfg.Token != "" || cfg.TokenFile != "" }
+func (cfg *Config) isServer() bool { return len(cfg.Tokens) > 0 || cfg.TokensFile != "" }
+
+// Validate checks the configuration. Errors name the offending key (for
+// example tokens[3]::token) and never contain a secret. The refresh block is
+// validated by its own Validate, which confmap calls.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if !cfg.isClient() && !cfg.isServer() {
+		errs = append(errs, errors.New("nothing to do: set token or token_file (client), and/or tokens or tokens_file (server)"))
+	}
+	if cfg.Token != "" && cfg.TokenFile != "" {
+		errs = append(errs, errors.New("token and token_file: set only one of them"))
+	}
+	if err := validHeaderName(cfg.Header); err != nil {
+		errs = append(errs, fmt.Errorf("header: %w", err))
+	}
+	if err := validScheme(cfg.Scheme); err != nil {
+		errs = append(errs, fmt.Errorf("scheme: %w", err))
+	}
+	if cfg.Token != "" {
+		if err := checkClientToken(string(cfg.Token)); err != nil {
+			errs = append(errs, fmt.Errorf("token: %w", err))
+		}
+	}
+	if cfg.TokensFileReloadInterval < 0 {
+		errs = append(errs, errors.New("tokens_file_reload_interval: must not be negative"))
+	}
+	if _, err := buildConfigTokens(cfg.Tokens, cfg.Scheme); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// buildConfigTokens checks the tokens list and gives unnamed tokens their
+// default name. Errors name tokens[i] and never the value.
+func buildConfigTokens(list []TokenConfig, scheme string) ([]namedToken, error) {
+	var errs []error
+	out := make([]namedToken, 0, len(list))
+	for i, tc := range list {
+		key := fmt.Sprintf("tokens[%d]", i)
+		if err := checkServerToken(string(tc.Token), scheme); err != nil {
+			errs = append(errs, fmt.Errorf("%s::token: %w", key, err))
+			continue
+		}
+		name := tc.Name
+		if name == "" {
+			name = key
+		} else if err := checkName(name); err != nil {
+			errs = append(errs, fmt.Errorf("%s::name: %w", key, err))
+			continue
+		}
+		out = append(out, namedToken{name: name, token: string(tc.Token), origin: key})
+	}
+	if err := checkDuplicates(out); err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
+
+// validHeaderName accepts an HTTP field name (RFC 9110 token).
+func validHeaderName(h string) error {
+	if h == "" {
+		return errors.New("must not be empty")
+	}
+	for i := 0; i < len(h); i++ {
+		if !isTchar(h[i]) {
+			return fmt.Errorf("%q is not a valid HTTP header name", h)
+		}
+	}
+	return nil
+}
+
+// validScheme accepts an RFC 9110 auth-scheme (a token) or "" (raw token).
+func validScheme(s string) error {
+	for i := 0; i < len(s); i++ {
+		if !isTchar(s[i]) {
+			return fmt.Errorf("%q is not a valid authentication scheme (letters, digits and !#$%%&'*+-.^_`|~ only; empty sends the raw token)", s)
+		}
+	}
+	return nil
+}
+
+// checkName accepts printable ASCII without ':' (which separates name and
+// token in tokens_file) and without surrounding spaces.
+func checkName(n string) error {
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; c < 0x20 || c > 0x7e || c == ':' {
+			return fmt.Errorf("must be printable ASCII without ':' (invalid byte at position %d)", i)
+		}
+	}
+	if n[0] == ' ' || n[len(n)-1] == ' ' {
+		return errors.New("must not start or end with a space")
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package bearerauthext
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/otelcol-custom/otelcol-custom/extension/bearerauthext/internal/metadatatest"
+)
+
+func TestParseTokensFile(t *testing.T) {
+	content := "# comment\n\nplain-token-1\n  team-a : team-a-token  \r\nteam-b:team-b-token==\n"
+	got, err := parseTokensFile([]byte(content), "Bearer")
+	require.NoError(t, err)
+	assert.Equal(t, []namedToken{
+		{name: "tokens_file:3", token: "plain-token-1", origin: "tokens_file line 3"},
+		{name: "team-a", token: "team-a-token", origin: "tokens_file line 4"},
+		{name: "team-b", token: "team-b-token==", origin: "tokens_file line 5"},
+	}, got)
+}
+
+func TestParseTokensFileErrors(t *testing.T) {
+	tests := []struct {
+		name, content, scheme string
+		want                  []string
+		secrets               []string
+	}{
+		{"empty", "", "Bearer", []string{"no tokens"}, nil},
+		{"comments only", "# a\n\n# b\n", "Bearer", []string{"no tokens"}, nil},
+		{"empty name", ":secret-1\n", "Bearer", []string{"line 1", "empty name"}, []string{"secret-1"}},
+		{"empty token", "ok-token\nname:\n", "Bearer", []string{"line 2", "empty"}, nil},
+		{"space inside", "ok-token\nsecret one\n", "Bearer", []string{"line 2", "whitespace"}, []string{"secret"}},
+		{"not b64token", "a!secret\n", "Bearer", []string{"line 1", "b64token"}, []string{"a!secret"}},
+		{"control byte", "ok\nsec\x01ret\n", "Bearer", []string{"line 2", "control"}, []string{"sec"}},
+		{"bad name", "na\x01me:secret-2\n", "Bearer", []string{"line 1", "name"}, []string{"secret-2"}},
+		{"raw scheme allows punctuation but not spaces", "n:raw!ok\nraw bad\n", "", []string{"line 2"}, []string{"raw bad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseTokensFile([]byte(tt.content), tt.scheme)
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			for _, s := range tt.secrets {
+				assert.NotContains(t, err.Error(), s)
+			}
+		})
+	}
+}
+
+func fileServerConfig(path string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.TokensFile = path
+	cfg.TokensFileReloadInterval = 0 // only fsnotify, so the tests prove it works
+	return cfg
+}
+
+func authenticates(ext *bearerAuth, token string) (string, bool) {
+	ctx, err := ext.Authenticate(context.Background(), map[string][]string{"Authorization": {"Bearer " + token}})
+	if err != nil {
+		return "", false
+	}
+	s, _ := client.FromContext(ctx).Auth.GetAttribute("subject").(string)
+	return s, true
+}
+
+func TestTokensFileStartFailures(t *testing.T) {
+	dir := t.TempDir()
+	tests := map[string]string{
+		"missing": filepath.Join(dir, "missing"),
+		"invalid": filepath.Join(dir, "invalid"),
+		"dup":     filepath.Join(dir, "dup"),
+	}
+	require.NoError(t, os.WriteFile(tests["invalid"], []byte("name:has space-secret\n"), 0o600))
+	require.NoError(t, os.WriteFile(tests["dup"], []byte("a:dup-secret\nb:dup-secret\n"), 0o600))
+	for name, path := range tests {
+		t.Run(name, func(t *testing.T) {
+			ext, err := newBearerAuth(fileServerConfig(path), testSettings())
+			require.NoError(t, err)
+			err = ext.Start(context.Background(), componenttest.NewNopHost())
+			require.ErrorContains(t, err, "tokens_file")
+			assert.NotContains(t, err.Error(), "secret")
+			require.NoError(t, ext.Shutdown(context.Background()))
+		})
+	}
+}
+
+func TestTokensFileReloadWriteRename(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	require.NoError(t, os.WriteFile(path, []byte("one:token-one\n"), 0o600))
+	cfg := fileServerConfig(path)
+	cfg.Tokens = []TokenConfig{{Name: "static", Token: "static-token"}}
+
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	host := newStatusHost()
+	ext := startExt(t, cfg, metadatatest.NewSettings(tel), host)
+
+	sub, ok := authenticates(ext, "token-one")
+	require.True(t, ok)
+	assert.Equal(t, "one", sub)
+
+	writeAtomic(t, path, "two:token-two\n")
+	require.Eventually(t, func() bool { _, ok := authenticates(ext, "token-two"); return ok }, 5*time.Second, 5*time.Millisecond)
+	_, ok = authenticates(ext, "token-one")
+	assert.False(t, ok, "a token removed from the file is refused")
+	sub, ok = authenticates(ext, "static-token")
+	assert.True(t, ok, "config tokens stay")
+	assert.Equal(t, "static", sub)
+
+	// Bad content: previous set stays, failure is counted and reported.
+	writeAtomic(t, path, "three:token three\n")
+	require.Eventually(t, func() bool {
+		e := host.last()
+		return e != nil && e.Status() == componentstatus.StatusRecoverableError
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.NotContains(t, host.last().Err().Error(), "token three")
+	_, ok = authenticates(ext, "token-two")
+	assert.True(t, ok, "previous set kept after a failed reload")
+
+	// A duplicate of a config token, then an empty file (a truncated write):
+	// each is a failed reload that keeps the previous set.
+	for _, bad := range []string{"dup:static-token\n", ""} {
+		before := reloadCounts(t, tel)["failure"]
+		writeAtomic(t, path, bad)
+		require.Eventually(t, func() bool { return reloadCounts(t, tel)["failure"] > before }, 5*time.Second, 5*time.Millisecond)
+		_, ok = authenticates(ext, "token-two")
+		assert.True(t, ok)
+	}
+
+	// Recovery reports OK.
+	writeAtomic(t, path, "four:token-four\n")
+	require.Eventually(t, func() bool { _, ok := authenticates(ext, "token-four"); return ok }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		e := host.last()
+		return e != nil && e.Status() == componentstatus.StatusOK
+	}, 5*time.Second, 5*time.Millisecond)
+
+	metadatatest.AssertEqualBearerauthServerTokens(t, tel, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
+	counts := reloadCounts(t, tel)
+	assert.GreaterOrEqual(t, counts["success"], int64(2))
+	assert.GreaterOrEqual(t, counts["failure"], int64(3))
+}
+
+func reloadCounts(t *testing.T, tel *componenttest.Telemetry) map[string]int64 {
+	counts := map[string]int64{}
+	got, err := tel.GetMetric("otelcol_bearerauth_server_tokens_file_reloads")
+	if err != nil {
+		return counts
+	}
+	for _, dp := range got.Data.(metricdata.Sum[int64]).DataPoints {
+		v, _ := dp.Attributes.Value(attribute.Key("outcome"))
+		counts[v.AsString()] = dp.Value
+	}
+	return counts
+}
+
+func TestTokensFileReloadKubernetesSwap(t *testing.T) {
+	vol := newK8sVolume(t, map[string]string{"tokens": "gen1:token-gen-1\n"})
+	ext := startExt(t, fileServerConfig(vol.path("tokens")), testSettings(), nil)
+	_, ok := authenticates(ext, "token-gen-1")
+	require.True(t, ok)
+	for gen := 2; gen <= 5; gen++ {
+		tok := "token-gen-" + string(rune('0'+gen))
+		vol.swap(map[string]string{"tokens": "g:" + tok + "\n"})
+		require.Eventually(t, func() bool { _, ok := authenticates(ext, tok); return ok }, 5*time.Second, 5*time.Millisecond, "generation %d", gen)
+	}
+	_, ok = authenticates(ext, "token-gen-1")
+	assert.False(t, ok)
+}
+
+func TestTokensFilePeriodicFallback(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	require.NoError(t, os.WriteFile(path, []byte("a:token-a\n"), 0o600))
+	cfg := fileServerConfig(path)
+	cfg.TokensFileReloadInterval = 10 * time.Millisecond
+	ext, err := newBearerAuth(cfg, testSettings())
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+	// Simulate a file system without notifications.
+	ext.server.watcher.stop()
+	writeAtomic(t, path, "b:token-b\n")
+	require.Eventually(t, func() bool { _, ok := authenticates(ext, "token-b"); return ok }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestTokensFileReloadLogsNoSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	require.NoError(t, os.WriteFile(path, []byte("a:first-secret-value\n"), 0o600))
+	core, logs := observer.New(zap.DebugLevel)
+	set := testSettings()
+	set.Logger = zap.New(core)
+	ext := startExt(t, fileServerConfig(path), set, nil)
+
+	writeAtomic(t, path, "b:second-secret-value\nc:third secret value\n")
+	require.Eventually(t, func() bool { return logs.FilterMessageSnippet("keeping the previous tokens").Len() > 0 }, 5*time.Second, 5*time.Millisecond)
+	writeAtomic(t, path, "b:second-secret-value\n")
+	require.Eventually(t, func() bool { _, ok := authenticates(ext, "second-secret-value"); return ok }, 5*time.Second, 5*time.Millisecond)
+
+	for _, entry := range logs.All() {
+		line := entry.Message
+		for _, f := range entry.Context {
+			line += " " + f.String
+			if f.Interface != nil {
+				line += " " + fmt.Sprint(f.Interface)
+			}
+		}
+		for _, secret := range []string{"first-secret", "second-secret", "third secret"} {
+			assert.NotContains(t, line, secret)
+		}
+	}
+	assert.Contains(t, logs.FilterMessageSnippet("keeping the previous tokens").All()[0].ContextMap()["error"], "line 2")
+}
