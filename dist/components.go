@@ -19,8 +19,12 @@ import (
 	zpagesextension "go.opentelemetry.io/collector/extension/zpagesextension"
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	bearerauthext "github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
+	azureidentityauthext "github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
+	memkvext "github.com/otelcol-custom/otelcol-custom/extension/memkvext"
+	rediskvext "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
 	batchprocessor "go.opentelemetry.io/collector/processor/batchprocessor"
 	memorylimiterprocessor "go.opentelemetry.io/collector/processor/memorylimiterprocessor"
+	kvcacheprocessor "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
 	otlpreceiver "go.opentelemetry.io/collector/receiver/otlpreceiver"
 )
 
@@ -49,6 +53,9 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory(),
 		filestorage.NewFactory(),
 		bearerauthext.NewFactory(),
+		azureidentityauthext.NewFactory(),
+		memkvext.NewFactory(),
+		rediskvext.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -58,6 +65,9 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory().Type(): "go.opentelemetry.io/collector/extension/zpagesextension v0.165.0",
 		filestorage.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
 		bearerauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		azureidentityauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		memkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		rediskvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
@@ -89,6 +99,7 @@ func components() (otelcol.Factories, error) {
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		batchprocessor.NewFactory(),
 		memorylimiterprocessor.NewFactory(),
+		kvcacheprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -96,6 +107,7 @@ func components() (otelcol.Factories, error) {
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
 		batchprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/batchprocessor v0.165.0",
 		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.165.0",
+		kvcacheprocessor.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](

@@ -19,7 +19,7 @@ import (
 func main() {
 	info := component.BuildInfo{
 		Command:     "otelcol-custom",
-		Description: "otelcol-custom, an OpenTelemetry Collector distribution with bearer-token auth",
+		Description: "otelcol-custom, an OpenTelemetry Collector distribution with bearer-token and Entra ID auth and key-value enrichment",
 		Version:     "0.1.0-dev",
 	}
 
