@@ -74,3 +74,27 @@ func TestCountSpans(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(complete+partial+"\n"), 0o600))
 	assert.Equal(t, 10, CountSpans(t, path))
 }
+
+func TestParseComponents(t *testing.T) {
+	out := []byte(`buildinfo:
+    command: otelcol-custom
+receivers:
+    - name: otlp
+      module: go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0
+processors:
+    - name: kvcache
+      module: github.com/otelcol-custom/otelcol-custom v0.0.0
+extensions:
+    - name: memkv
+      module: github.com/otelcol-custom/otelcol-custom v0.0.0
+providers:
+    - scheme: env
+      module: go.opentelemetry.io/collector/confmap/provider/envprovider v1.71.0
+`)
+	c, err := ParseComponents(out)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"otlp", "kvcache", "memkv"}, c.Types())
+	assert.Equal(t, "env", c.Providers[0].Scheme)
+	_, err = ParseComponents([]byte("receivers: [unclosed"))
+	assert.Error(t, err)
+}
