@@ -1,0 +1,251 @@
+package azureidentityauthext
+
+// Benchmarks side by side in one run:
+//
+//   - client: our RoundTripper / GetRequestMetadata (served from the tokencache
+//     handle) vs the design contrib's azure_auth extension uses (every request
+//     calls credential.GetToken, served from azidentity's own cache) vs the
+//     bearerauth extension's client path (the floor: same core, static token);
+//   - server: validating an Entra JWT with our validator (warm key set, with
+//     and without the validated-token cache) vs a plain go-oidc verifier.
+//
+// Run: go test ./extension/azureidentityauthext/ -run '^$' -bench . -benchmem -count 6
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
+)
+
+// nopTransport answers every request with one shared response: the benchmarks
+// measure the authentication layer, not the network.
+type nopTransport struct{ resp *http.Response }
+
+func (t nopTransport) RoundTrip(*http.Request) (*http.Response, error) { return t.resp, nil }
+
+// perRequestRT is the design contrib's azure_auth extension uses: clone the
+// request, ask the credential for a token (azidentity serves its cache), set
+// the header.
+type perRequestRT struct {
+	base   http.RoundTripper
+	cred   azcore.TokenCredential
+	scopes []string
+}
+
+func (rt *perRequestRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r2 := req.Clone(req.Context())
+	at, err := rt.cred.GetToken(r2.Context(), policy.TokenRequestOptions{Scopes: rt.scopes})
+	if err != nil {
+		return nil, err
+	}
+	r2.Header.Set("Authorization", fmt.Sprintf("Bearer %s", at.Token))
+	return rt.base.RoundTrip(r2)
+}
+
+// perRequestCreds is the same design for gRPC (contrib has no gRPC client):
+// a token and a new metadata map on every call.
+type perRequestCreds struct {
+	cred   azcore.TokenCredential
+	scopes []string
+}
+
+func (c *perRequestCreds) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	at, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: c.scopes})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"authorization": "Bearer " + at.Token}, nil
+}
+
+func (*perRequestCreds) RequireTransportSecurity() bool { return true }
+
+type clientPeers struct {
+	ours, contrib, bearer http.RoundTripper
+	oursMD, contribMD     credentials.PerRPCCredentials
+	bearerMD              credentials.PerRPCCredentials
+}
+
+// setupClientPeers builds the three clients against one fake authority with a
+// one-hour token lifetime (so azidentity serves its cache, as in production).
+func setupClientPeers(b *testing.B) clientPeers {
+	f, ca := testEntra(b)
+	f.AddClientSecret(tenantA, clientA, secretA)
+	f.SetTokenLifetime(time.Hour)
+	base := nopTransport{resp: &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody}}
+
+	cfg := clientConfig(f, ca)
+	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	ext, _, _ := started(b, cfg)
+	_, err := ext.handle.Wait(context.Background())
+	require.NoError(b, err)
+	var p clientPeers
+	p.ours, err = ext.RoundTripper(base)
+	require.NoError(b, err)
+	p.oursMD, err = ext.PerRPCCredentials()
+	require.NoError(b, err)
+
+	cred, err := azidentity.NewClientSecretCredential(tenantA, clientA, secretA, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: f.AuthorityHost()},
+			Transport: f.HTTPClient(),
+		},
+		DisableInstanceDiscovery: true,
+	})
+	require.NoError(b, err)
+	scopes := []string{defaultScope}
+	_, err = cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: scopes}) // warm azidentity's cache
+	require.NoError(b, err)
+	p.contrib = &perRequestRT{base: base, cred: cred, scopes: scopes}
+	p.contribMD = &perRequestCreds{cred: cred, scopes: scopes}
+
+	bf := bearerauthext.NewFactory()
+	bcfg := bf.CreateDefaultConfig().(*bearerauthext.Config)
+	bcfg.Token = "static-bearer-token-of-similar-purpose"
+	bext, err := bf.Create(context.Background(), extensiontest.NewNopSettings(bf.Type()), bcfg)
+	require.NoError(b, err)
+	require.NoError(b, bext.Start(context.Background(), newStatusHost()))
+	b.Cleanup(func() { require.NoError(b, bext.Shutdown(context.Background())) })
+	type clients interface {
+		RoundTripper(http.RoundTripper) (http.RoundTripper, error)
+		PerRPCCredentials() (credentials.PerRPCCredentials, error)
+	}
+	p.bearer, err = bext.(clients).RoundTripper(base)
+	require.NoError(b, err)
+	p.bearerMD, err = bext.(clients).PerRPCCredentials()
+	require.NoError(b, err)
+	// bearerauth publishes its first token in the background too.
+	_, err = p.bearerMD.GetRequestMetadata(context.Background())
+	require.NoError(b, err)
+	return p
+}
+
+func BenchmarkClientRoundTripper(b *testing.B) {
+	p := setupClientPeers(b)
+	req, err := http.NewRequest(http.MethodPost, "https://ingest.example/v1/traces", http.NoBody)
+	require.NoError(b, err)
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	for _, peer := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"ours", p.ours}, {"contrib_design", p.contrib}, {"bearerauth", p.bearer}} {
+		b.Run(peer.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := peer.rt.RoundTrip(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(peer.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := peer.rt.RoundTrip(req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkClientGetRequestMetadata(b *testing.B) {
+	p := setupClientPeers(b)
+	ctx := context.Background()
+	for _, peer := range []struct {
+		name  string
+		creds credentials.PerRPCCredentials
+	}{{"ours", p.oursMD}, {"contrib_design", p.contribMD}, {"bearerauth", p.bearerMD}} {
+		b.Run(peer.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := peer.creds.GetRequestMetadata(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(peer.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := peer.creds.GetRequestMetadata(ctx); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkServerValidate: one valid Entra v2 token, keys already fetched.
+// ours_cached is the steady state (the same token on every request);
+// ours_uncached verifies the signature every time, like go-oidc.
+func BenchmarkServerValidate(b *testing.B) {
+	f, ca := testEntra(b)
+	tok := issue(b, f, validClaims())
+	headers := bearer(tok)
+	ctx := context.Background()
+
+	cached := startedServer(b, serverConfig(f, ca, apiAudience))
+	uncachedCfg := serverConfig(f, ca, apiAudience)
+	uncachedCfg.Server.TokenCacheSize = 0
+	uncached := startedServer(b, uncachedCfg)
+	verifier := oidc.NewVerifier(f.Issuer(tenantA),
+		&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{f.CurrentPublicKey()}},
+		&oidc.Config{ClientID: apiAudience, SupportedSigningAlgs: []string{oidc.RS256}})
+	oidcAuth := func(ctx context.Context, h map[string][]string) error {
+		_, err := verifier.Verify(ctx, h["Authorization"][0][len("Bearer "):])
+		return err
+	}
+	for _, peer := range []struct {
+		name string
+		auth func(context.Context, map[string][]string) error
+	}{
+		{"ours_cached", func(ctx context.Context, h map[string][]string) error {
+			_, err := cached.Authenticate(ctx, h)
+			return err
+		}},
+		{"ours_uncached", func(ctx context.Context, h map[string][]string) error {
+			_, err := uncached.Authenticate(ctx, h)
+			return err
+		}},
+		{"go-oidc", oidcAuth},
+	} {
+		require.NoError(b, peer.auth(ctx, headers), peer.name)
+		b.Run(peer.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := peer.auth(ctx, headers); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(peer.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := peer.auth(ctx, headers); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,851 @@
+// Package fakeentra is a fake Microsoft Entra ID for tests: a TLS server on
+// loopback that the real azidentity/MSAL client can use as its authority host
+// (instance discovery disabled, the server's CA trusted through the client's
+// transport), and that issues real RS256 JWTs with rotating keys.
+//
+// It serves, per tenant:
+//
+//	GET  /{tenant}/v2.0/.well-known/openid-configuration   OIDC discovery (v2 issuer)
+//	GET  /{tenant}/.well-known/openid-configuration        OIDC discovery (v1 issuer)
+//	GET  /{tenant}/discovery/v2.0/keys                      JWKS (also /{tenant}/discovery/keys)
+//	POST /{tenant}/oauth2/v2.0/token                        client credentials: client_secret,
+//	                                                        certificate assertion, federated assertion
+//
+// A companion ManagedIdentity server imitates the App Service managed identity
+// endpoint (IDENTITY_ENDPOINT / IDENTITY_HEADER).
+//
+// The fake can be told to fail (HTTP 500, hang, close the connection, refuse
+// connections) and counts requests, so tests can assert what a client did.
+// It is used by unit tests and by the e2e tests, hence an importable package.
+package fakeentra // import "github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// FederationAudience is the audience Entra expects in a workload identity
+// (federated) client assertion.
+const FederationAudience = "api://AzureADTokenExchange"
+
+// Failure selects how the failing endpoints answer.
+type Failure int
+
+const (
+	// FailNone serves normally.
+	FailNone Failure = iota
+	// Fail500 answers HTTP 500 with an Entra-style error body.
+	Fail500
+	// FailHang never answers: the handler waits until the client gives up,
+	// SetFailure is called again, or the server is closed.
+	FailHang
+	// FailClose hijacks the connection and closes it without a response.
+	FailClose
+	// FailRefuse closes the listener: new connections are refused until
+	// SetFailure(FailNone) (or another mode) listens again on the same port.
+	FailRefuse
+)
+
+// Endpoint selects which endpoints a Failure applies to.
+type Endpoint int
+
+const (
+	// EndpointToken is the OAuth token endpoint (and the managed identity endpoint).
+	EndpointToken Endpoint = 1 << iota
+	// EndpointDiscovery is the OIDC discovery document.
+	EndpointDiscovery
+	// EndpointJWKS is the signing key set.
+	EndpointJWKS
+	// EndpointAll is every endpoint.
+	EndpointAll = EndpointToken | EndpointDiscovery | EndpointJWKS
+)
+
+// Counts is a snapshot of the request counters.
+type Counts struct {
+	// Token counts token endpoint requests (any outcome).
+	Token int64
+	// TokenIssued counts tokens issued by the token endpoint.
+	TokenIssued int64
+	// TokenRejected counts token requests refused for bad credentials.
+	TokenRejected int64
+	// Discovery counts OIDC discovery requests.
+	Discovery int64
+	// JWKS counts key set requests.
+	JWKS int64
+	// Failed counts requests answered by an injected failure.
+	Failed int64
+	// Hanging is the number of requests currently held by FailHang.
+	Hanging int64
+}
+
+type app struct {
+	tenant, clientID, secret string
+	certs                    []*x509.Certificate
+	subject                  string // federated credential subject
+	roles                    []string
+}
+
+type signingKey struct {
+	kid  string
+	priv *rsa.PrivateKey
+}
+
+// Server is the fake Entra ID.
+type Server struct {
+	addr    string
+	tlsCert tls.Certificate
+	caPEM   []byte
+	pool    *x509.CertPool
+	handler http.Handler
+
+	mu          sync.Mutex
+	srv         *http.Server
+	serveWG     sync.WaitGroup
+	inflight    sync.WaitGroup
+	failure     Failure
+	failOn      Endpoint
+	release     chan struct{} // closed to release hanging handlers
+	apps        map[string]*app
+	keys        []signingKey // keys[len-1] signs; all are published
+	lifetime    time.Duration
+	refreshIn   time.Duration
+	fedKey      signingKey
+	v1Tokens    bool
+	closed      bool
+	counts      struct{ token, issued, rejected, discovery, jwks, failed, hanging atomic.Int64 }
+	onTokenHook func(r *http.Request)
+}
+
+// New starts a fake Entra ID on 127.0.0.1 with a fresh CA and one signing key.
+// Close it when done.
+func New() (*Server, error) {
+	s := &Server{
+		apps:     map[string]*app{},
+		lifetime: time.Hour,
+		release:  make(chan struct{}),
+	}
+	if err := s.newCA(); err != nil {
+		return nil, err
+	}
+	if _, err := s.RotateKey(); err != nil {
+		return nil, err
+	}
+	fk, err := newSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	s.fedKey = fk
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery(2))
+	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.handleDiscovery(1))
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleJWKS)
+	mux.HandleFunc("GET /{tenant}/discovery/keys", s.handleJWKS)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+		mux.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.addr = ln.Addr().String()
+	s.serveLocked(ln)
+	return s, nil
+}
+
+func (s *Server) newCA() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "fakeentra test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	s.tlsCert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
+	s.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	s.pool = x509.NewCertPool()
+	s.pool.AddCert(cert)
+	return nil
+}
+
+// serveLocked starts serving ln. s.mu must be held (or s not yet shared).
+func (s *Server) serveLocked(ln net.Listener) {
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.tlsCert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	s.srv = srv
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		_ = srv.ServeTLS(ln, "", "")
+	}()
+}
+
+// URL is the server's base URL, e.g. https://127.0.0.1:43121 (no trailing slash).
+func (s *Server) URL() string { return "https://" + s.addr }
+
+// AuthorityHost is the value for azcore's cloud.Configuration.ActiveDirectoryAuthorityHost.
+func (s *Server) AuthorityHost() string { return s.URL() + "/" }
+
+// Issuer is the v2 issuer of tokens for tenant.
+func (s *Server) Issuer(tenant string) string { return s.URL() + "/" + tenant + "/v2.0" }
+
+// IssuerV1 is the v1 issuer of tokens for tenant.
+func (s *Server) IssuerV1(tenant string) string { return s.URL() + "/" + tenant + "/" }
+
+// TokenEndpoint is the tenant's token endpoint.
+func (s *Server) TokenEndpoint(tenant string) string {
+	return s.URL() + "/" + tenant + "/oauth2/v2.0/token"
+}
+
+// CAPEM returns the PEM-encoded CA certificate the server's TLS certificate chains to.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
+
+// WriteCAFile writes the CA certificate to path (for a `tls::ca_file` setting).
+func (s *Server) WriteCAFile(path string) error { return os.WriteFile(path, s.caPEM, 0o600) }
+
+// CertPool returns a pool trusting the server.
+func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
+
+// HTTPClient returns a client trusting the server (a fresh transport each call).
+func (s *Server) HTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: s.pool.Clone(), MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: true,
+	}}
+}
+
+// Close stops the server, releasing hanging handlers.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.release)
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+	s.serveWG.Wait()
+	s.inflight.Wait()
+}
+
+// SetFailure makes the endpoints in on answer with f (FailNone restores normal
+// service). Switching away from FailHang releases the held requests; switching
+// to FailRefuse closes the listener and every connection, switching away from it
+// listens again on the same address.
+func (s *Server) SetFailure(f Failure, on Endpoint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("fakeentra: closed")
+	}
+	prev := s.failure
+	s.failure, s.failOn = f, on
+	if prev == FailHang && f != FailHang {
+		close(s.release)
+		s.release = make(chan struct{})
+	}
+	switch {
+	case f == FailRefuse && prev != FailRefuse:
+		srv := s.srv
+		s.srv = nil
+		if srv != nil {
+			_ = srv.Close()
+		}
+	case f != FailRefuse && prev == FailRefuse:
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("fakeentra: listen again on %s: %w", s.addr, err)
+		}
+		s.serveLocked(ln)
+	}
+	return nil
+}
+
+// SetTokenLifetime sets the lifetime of issued tokens (expires_in is whole seconds, min 1s).
+func (s *Server) SetTokenLifetime(d time.Duration) {
+	s.mu.Lock()
+	s.lifetime = d
+	s.mu.Unlock()
+}
+
+// SetRefreshIn makes token responses carry refresh_in (seconds); 0 omits it.
+func (s *Server) SetRefreshIn(d time.Duration) {
+	s.mu.Lock()
+	s.refreshIn = d
+	s.mu.Unlock()
+}
+
+// SetV1Tokens makes the token endpoint issue v1 tokens (v1 issuer, ver 1.0, appid claim).
+func (s *Server) SetV1Tokens(v1 bool) {
+	s.mu.Lock()
+	s.v1Tokens = v1
+	s.mu.Unlock()
+}
+
+// OnTokenRequest registers a hook called at the start of every token request
+// (after counting, before failures are applied). nil removes it.
+func (s *Server) OnTokenRequest(f func(r *http.Request)) {
+	s.mu.Lock()
+	s.onTokenHook = f
+	s.mu.Unlock()
+}
+
+// Counts returns the request counters.
+func (s *Server) Counts() Counts {
+	return Counts{
+		Token:         s.counts.token.Load(),
+		TokenIssued:   s.counts.issued.Load(),
+		TokenRejected: s.counts.rejected.Load(),
+		Discovery:     s.counts.discovery.Load(),
+		JWKS:          s.counts.jwks.Load(),
+		Failed:        s.counts.failed.Load(),
+		Hanging:       s.counts.hanging.Load(),
+	}
+}
+
+// AddClientSecret registers an application that authenticates with a secret.
+func (s *Server) AddClientSecret(tenant, clientID, secret string, roles ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.appLocked(tenant, clientID)
+	a.secret, a.roles = secret, roles
+}
+
+// AddClientCertificate registers an application that authenticates with a
+// certificate assertion signed by cert's private key.
+func (s *Server) AddClientCertificate(tenant, clientID string, cert *x509.Certificate, roles ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.appLocked(tenant, clientID)
+	a.certs, a.roles = append(a.certs, cert), roles
+}
+
+// AddFederatedCredential registers an application that authenticates with a
+// federated assertion (a Kubernetes service account token) for subject, as
+// minted by FederatedAssertion.
+func (s *Server) AddFederatedCredential(tenant, clientID, subject string, roles ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.appLocked(tenant, clientID)
+	a.subject, a.roles = subject, roles
+}
+
+func (s *Server) appLocked(tenant, clientID string) *app {
+	k := tenant + "/" + clientID
+	a := s.apps[k]
+	if a == nil {
+		a = &app{tenant: tenant, clientID: clientID}
+		s.apps[k] = a
+	}
+	return a
+}
+
+// FederationIssuer is the issuer of federated assertions (the "cluster").
+func (s *Server) FederationIssuer() string { return s.URL() + "/federation" }
+
+// FederatedAssertion mints a Kubernetes-style service account token for
+// subject, signed by the federation issuer, valid for lifetime.
+func (s *Server) FederatedAssertion(subject string, lifetime time.Duration) (string, error) {
+	now := time.Now()
+	return sign(s.fedKey, jose.RS256, map[string]any{
+		"iss": s.FederationIssuer(),
+		"sub": subject,
+		"aud": []string{FederationAudience},
+		"iat": now.Unix(),
+		"nbf": now.Unix(),
+		"exp": now.Add(lifetime).Unix(),
+	})
+}
+
+// RotateKey creates a new signing key that signs from now on. Older keys stay
+// published in the JWKS (tokens they signed still verify) until RetireKeys.
+func (s *Server) RotateKey() (kid string, err error) {
+	k, err := newSigningKey()
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.keys = append(s.keys, k)
+	s.mu.Unlock()
+	return k.kid, nil
+}
+
+// RetireKeys removes every key but the current one from the JWKS.
+func (s *Server) RetireKeys() {
+	s.mu.Lock()
+	s.keys = s.keys[len(s.keys)-1:]
+	s.mu.Unlock()
+}
+
+// CurrentKeyID is the kid of the key that signs now.
+func (s *Server) CurrentKeyID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[len(s.keys)-1].kid
+}
+
+// CurrentPublicKey is the public key that verifies tokens signed now.
+func (s *Server) CurrentPublicKey() *rsa.PublicKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &s.keys[len(s.keys)-1].priv.PublicKey
+}
+
+func newSigningKey() (signingKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return signingKey{}, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return signingKey{}, err
+	}
+	sum := sha256.Sum256(der)
+	return signingKey{kid: base64.RawURLEncoding.EncodeToString(sum[:12]), priv: priv}, nil
+}
+
+func sign(k signingKey, alg jose.SignatureAlgorithm, claims map[string]any) (string, error) {
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
+}
+
+// TokenClaims describes an access token to mint with IssueToken.
+type TokenClaims struct {
+	Tenant   string
+	Audience string
+	// AppID is the client (application) id: `azp` in v2 tokens, `appid` in v1.
+	AppID  string
+	OID    string
+	Roles  []string
+	Scopes string // `scp`, space separated
+	// V1 issues a v1 token (v1 issuer, ver "1.0", appid); default v2.
+	V1 bool
+	// Issuer overrides the issuer.
+	Issuer string
+	// IssuedAt, NotBefore and Expiry default to now, now and now+lifetime.
+	IssuedAt, NotBefore, Expiry time.Time
+	// Extra claims merged last (may override any of the above).
+	Extra map[string]any
+}
+
+// IssueToken mints an access token signed with the current key, as the token
+// endpoint would. Tests use it to exercise a token validator directly.
+func (s *Server) IssueToken(c TokenClaims) (string, error) {
+	s.mu.Lock()
+	k := s.keys[len(s.keys)-1]
+	lifetime := s.lifetime
+	s.mu.Unlock()
+	return sign(k, jose.RS256, s.claims(c, lifetime))
+}
+
+func (s *Server) claims(c TokenClaims, lifetime time.Duration) map[string]any {
+	now := time.Now()
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = now
+	}
+	if c.NotBefore.IsZero() {
+		c.NotBefore = c.IssuedAt
+	}
+	if c.Expiry.IsZero() {
+		c.Expiry = c.IssuedAt.Add(lifetime)
+	}
+	if c.OID == "" {
+		c.OID = objectID(c.Tenant, c.AppID)
+	}
+	uti := make([]byte, 16)
+	_, _ = rand.Read(uti)
+	m := map[string]any{
+		// uti: like Entra, every token is unique (RS256 signatures are
+		// deterministic, two tokens minted in the same second would be equal).
+		"uti": base64.RawURLEncoding.EncodeToString(uti),
+		"aud": c.Audience,
+		"tid": c.Tenant,
+		"oid": c.OID,
+		"sub": c.OID,
+		"iat": c.IssuedAt.Unix(),
+		"nbf": c.NotBefore.Unix(),
+		"exp": c.Expiry.Unix(),
+	}
+	if c.V1 {
+		m["iss"], m["ver"], m["appid"] = s.IssuerV1(c.Tenant), "1.0", c.AppID
+	} else {
+		m["iss"], m["ver"], m["azp"] = s.Issuer(c.Tenant), "2.0", c.AppID
+	}
+	if c.Issuer != "" {
+		m["iss"] = c.Issuer
+	}
+	if len(c.Roles) > 0 {
+		m["roles"] = c.Roles
+	}
+	if c.Scopes != "" {
+		m["scp"] = c.Scopes
+	}
+	for k, v := range c.Extra {
+		m[k] = v
+	}
+	return m
+}
+
+// objectID derives a stable, GUID-shaped object id for a principal.
+func objectID(tenant, clientID string) string {
+	sum := sha256.Sum256([]byte("oid/" + tenant + "/" + clientID))
+	h := fmt.Sprintf("%x", sum[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// ObjectID is the oid the fake puts into tokens for clientID in tenant.
+func ObjectID(tenant, clientID string) string { return objectID(tenant, clientID) }
+
+// --- handlers ---
+
+func (s *Server) injected(w http.ResponseWriter, r *http.Request, ep Endpoint) bool {
+	s.mu.Lock()
+	f, on, release := s.failure, s.failOn, s.release
+	s.mu.Unlock()
+	if f == FailRefuse || on&ep == 0 {
+		return false
+	}
+	return inject(w, r, f, release, &s.counts.failed, &s.counts.hanging)
+}
+
+// inject answers with failure f, reporting whether the request was consumed.
+func inject(w http.ResponseWriter, r *http.Request, f Failure, release <-chan struct{}, failed, hanging *atomic.Int64) bool {
+	if f == FailNone || f == FailRefuse {
+		return false
+	}
+	failed.Add(1)
+	switch f {
+	case Fail500:
+		writeError(w, http.StatusInternalServerError, "temporarily_unavailable",
+			"AADSTS90033: A transient error has occurred. Please try again.")
+	case FailHang:
+		hanging.Add(1)
+		defer hanging.Add(-1)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "released from hang")
+	case FailClose:
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				return true
+			}
+		}
+		// HTTP/2 cannot hijack: abort the stream instead.
+		panic(http.ErrAbortHandler)
+	}
+	return true
+}
+
+func (s *Server) handleDiscovery(version int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.counts.discovery.Add(1)
+		if s.injected(w, r, EndpointDiscovery) {
+			return
+		}
+		tenant := r.PathValue("tenant")
+		base := s.URL() + "/" + tenant
+		doc := map[string]any{
+			"token_endpoint":                        base + "/oauth2/v2.0/token",
+			"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+			"jwks_uri":                              base + "/discovery/v2.0/keys",
+			"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token", "token"},
+			"subject_types_supported":               []string{"pairwise"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+			"tenant_region_scope":                   "NA",
+		}
+		// Like Entra, the multi-tenant documents carry an issuer template.
+		issTenant := tenant
+		if tenant == "organizations" || tenant == "common" {
+			issTenant = "{tenantid}"
+		}
+		if version == 2 {
+			doc["issuer"] = s.Issuer(issTenant)
+		} else {
+			doc["issuer"] = s.IssuerV1(issTenant)
+			doc["jwks_uri"] = base + "/discovery/keys"
+		}
+		writeJSON(w, http.StatusOK, doc)
+	}
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	s.counts.jwks.Add(1)
+	if s.injected(w, r, EndpointJWKS) {
+		return
+	}
+	s.mu.Lock()
+	set := jose.JSONWebKeySet{}
+	for _, k := range s.keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{
+			Key: &k.priv.PublicKey, KeyID: k.kid, Algorithm: string(jose.RS256), Use: "sig",
+		})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, set)
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	s.counts.token.Add(1)
+	s.mu.Lock()
+	hook := s.onTokenHook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
+	if s.injected(w, r, EndpointToken) {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: malformed request body")
+		return
+	}
+	tenant := r.PathValue("tenant")
+	if r.PostForm.Get("grant_type") != "client_credentials" {
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: only client_credentials is supported by the fake")
+		return
+	}
+	clientID := r.PostForm.Get("client_id")
+	s.mu.Lock()
+	var a *app
+	if reg := s.apps[tenant+"/"+clientID]; reg != nil {
+		cp := *reg // a snapshot: registrations may change while we answer
+		a = &cp
+	}
+	known := s.tenantKnownLocked(tenant)
+	s.mu.Unlock()
+	if !known {
+		s.counts.rejected.Add(1)
+		writeError(w, http.StatusBadRequest, "invalid_request",
+			fmt.Sprintf("AADSTS90002: Tenant '%s' not found.", tenant))
+		return
+	}
+	if a == nil {
+		s.counts.rejected.Add(1)
+		writeError(w, http.StatusBadRequest, "unauthorized_client",
+			fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.", clientID, tenant))
+		return
+	}
+	if err := s.authenticateClient(r, a); err != nil {
+		s.counts.rejected.Add(1)
+		writeError(w, http.StatusUnauthorized, "invalid_client", err.Error())
+		return
+	}
+	aud := audienceFromScope(r.PostForm.Get("scope"))
+	if aud == "" {
+		writeError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.")
+		return
+	}
+	s.mu.Lock()
+	k := s.keys[len(s.keys)-1]
+	lifetime, refreshIn, v1 := s.lifetime, s.refreshIn, s.v1Tokens
+	s.mu.Unlock()
+	tok, err := sign(k, jose.RS256, s.claims(TokenClaims{
+		Tenant: tenant, Audience: aud, AppID: clientID, Roles: a.roles, V1: v1,
+	}, lifetime))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
+		return
+	}
+	s.counts.issued.Add(1)
+	secs := max(int64(lifetime/time.Second), 1)
+	resp := map[string]any{
+		"token_type":     "Bearer",
+		"expires_in":     secs,
+		"ext_expires_in": secs,
+		"access_token":   tok,
+	}
+	if refreshIn > 0 {
+		resp["refresh_in"] = max(int64(refreshIn/time.Second), 1)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) tenantKnownLocked(tenant string) bool {
+	for _, a := range s.apps {
+		if a.tenant == tenant {
+			return true
+		}
+	}
+	return false
+}
+
+// audienceFromScope returns the resource of the first resource scope
+// ("https://x/.default" -> "https://x"); OIDC scopes are skipped.
+func audienceFromScope(scope string) string {
+	for _, sc := range strings.Fields(scope) {
+		switch sc {
+		case "openid", "profile", "offline_access":
+			continue
+		}
+		return strings.TrimSuffix(sc, "/.default")
+	}
+	return ""
+}
+
+func (s *Server) authenticateClient(r *http.Request, a *app) error {
+	form := r.PostForm
+	if sec := form.Get("client_secret"); sec != "" {
+		if a.secret == "" || sec != a.secret {
+			return fmt.Errorf("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", a.clientID)
+		}
+		return nil
+	}
+	if form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return errors.New("AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+	}
+	assertion := form.Get("client_assertion")
+	jws, err := jose.ParseSignedCompact(assertion, []jose.SignatureAlgorithm{jose.PS256, jose.RS256})
+	if err != nil {
+		return fmt.Errorf("AADSTS50027: JWT token is invalid or malformed: %v", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return errors.New("AADSTS50027: JWT token is invalid or malformed: want one signature")
+	}
+	if a.subject != "" && jws.Signatures[0].Header.KeyID == s.fedKey.kid {
+		return s.verifyFederated(jws, a)
+	}
+	return s.verifyCertAssertion(jws, a, s.TokenEndpoint(a.tenant))
+}
+
+type assertionClaims struct {
+	Iss string           `json:"iss"`
+	Sub string           `json:"sub"`
+	Aud jwt.Audience     `json:"aud"`
+	Exp *jwt.NumericDate `json:"exp"`
+	Nbf *jwt.NumericDate `json:"nbf"`
+}
+
+func (s *Server) verifyFederated(jws *jose.JSONWebSignature, a *app) error {
+	payload, err := jws.Verify(&s.fedKey.priv.PublicKey)
+	if err != nil {
+		return errors.New("AADSTS700024: Client assertion signature is invalid.")
+	}
+	var c assertionClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return errors.New("AADSTS50027: client assertion claims are malformed")
+	}
+	switch {
+	case c.Iss != s.FederationIssuer():
+		return fmt.Errorf("AADSTS70021: No matching federated identity record found for presented assertion issuer '%s'.", c.Iss)
+	case c.Sub != a.subject:
+		return fmt.Errorf("AADSTS70021: No matching federated identity record found for presented assertion subject '%s'.", c.Sub)
+	case !c.Aud.Contains(FederationAudience):
+		return errors.New("AADSTS700212: No matching federated identity record found for presented assertion audience.")
+	case c.Exp == nil || time.Now().After(c.Exp.Time()):
+		return errors.New("AADSTS700024: Client assertion is not within its valid time range.")
+	}
+	return nil
+}
+
+func (s *Server) verifyCertAssertion(jws *jose.JSONWebSignature, a *app, tokenEndpoint string) error {
+	h := jws.Signatures[0].Header
+	var thumb string
+	if v, ok := h.ExtraHeaders["x5t#S256"].(string); ok {
+		thumb = v
+	}
+	var cert *x509.Certificate
+	for _, c := range a.certs {
+		sum := sha256.Sum256(c.Raw)
+		if thumb == base64.StdEncoding.EncodeToString(sum[:]) || thumb == base64.RawURLEncoding.EncodeToString(sum[:]) {
+			cert = c
+		}
+	}
+	if cert == nil {
+		return fmt.Errorf("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application '%s'.", a.clientID)
+	}
+	payload, err := jws.Verify(cert.PublicKey)
+	if err != nil {
+		return errors.New("AADSTS700027: Client assertion failed signature validation.")
+	}
+	var c assertionClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return errors.New("AADSTS50027: client assertion claims are malformed")
+	}
+	switch {
+	case c.Iss != a.clientID || c.Sub != a.clientID:
+		return errors.New("AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.")
+	case !c.Aud.Contains(tokenEndpoint):
+		return fmt.Errorf("AADSTS700212: client assertion audience claim does not match %s", tokenEndpoint)
+	case c.Exp == nil || time.Now().After(c.Exp.Time()):
+		return errors.New("AADSTS700024: Client assertion is not within its valid time range.")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]any{
+		"error":             code,
+		"error_description": desc,
+		"error_codes":       []int{},
+		"timestamp":         time.Now().UTC().Format("2006-01-02 15:04:05Z"),
+		"trace_id":          "00000000-0000-0000-0000-000000000000",
+		"correlation_id":    "00000000-0000-0000-0000-000000000000",
+	})
+}
