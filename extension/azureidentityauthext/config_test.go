@@ -131,7 +131,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: "bad_header", errKeys: []string{"header:"}},
 		{id: "bad_scheme", errKeys: []string{"scheme:"}},
 		{id: "bad_timeout", errKeys: []string{"timeout:"}},
-		{id: "bad_refresh", errKeys: []string{"refresh::max_backoff"}},
+		{id: "bad_refresh", errKeys: []string{"refresh: max_backoff"}},
 		{id: "bad_allowed_tenant", errKeys: []string{"additionally_allowed_tenants[0]"}},
 		{id: "server_issuer_and_tenant", errKeys: []string{"server::issuer and server::tenant_id"}},
 		{id: "server_no_issuer", errKeys: []string{"server::issuer or server::tenant_id"}},

@@ -46,12 +46,12 @@ type Config struct {
 	// otherwise protected links.
 	RequireTransportSecurity bool `mapstructure:"require_transport_security"`
 
-	// Tokens are the tokens the server accepts, each with an optional name that
-	// becomes the authenticated subject.
+	// Tokens are the tokens the server accepts, each with an optional name; a
+	// named token's name is published as the authenticated subject.
 	Tokens []TokenConfig `mapstructure:"tokens,omitempty"`
 
 	// TokensFile is a file of tokens the server accepts: one per line, either
-	// "token" or "name:token"; blank lines and lines starting with # are
+	// "token" (unnamed) or "name:token"; blank lines and lines starting with # are
 	// ignored. It is reloaded on change; a reload that fails keeps the previous
 	// set.
 	TokensFile string `mapstructure:"tokens_file,omitempty"`
@@ -74,8 +74,10 @@ type Config struct {
 
 // TokenConfig is one token the server accepts.
 type TokenConfig struct {
-	// Name identifies the token's holder. It is what downstream components see
-	// as the authenticated subject. Default "tokens[<index>]".
+	// Name identifies the token's holder. Optional: when set, a request with
+	// this token carries it as client.Info.Auth's "subject" for downstream
+	// components; an unnamed token publishes nothing (and costs nothing to
+	// authenticate beyond the lookup). Names are unique.
 	Name string `mapstructure:"name,omitempty"`
 
 	// Token is the secret.
@@ -131,8 +133,9 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// buildConfigTokens checks the tokens list and gives unnamed tokens their
-// default name. Errors name tokens[i] and never the value.
+// buildConfigTokens checks the tokens list. Each entry keeps tokens[i] as its
+// origin label for errors (which never quote the value); only a configured
+// name is published.
 func buildConfigTokens(list []TokenConfig, scheme string) ([]namedToken, error) {
 	var errs []error
 	out := make([]namedToken, 0, len(list))
@@ -142,14 +145,13 @@ func buildConfigTokens(list []TokenConfig, scheme string) ([]namedToken, error) 
 			errs = append(errs, fmt.Errorf("%s::token: %w", key, err))
 			continue
 		}
-		name := tc.Name
-		if name == "" {
-			name = key
-		} else if err := checkName(name); err != nil {
-			errs = append(errs, fmt.Errorf("%s::name: %w", key, err))
-			continue
+		if tc.Name != "" {
+			if err := checkName(tc.Name); err != nil {
+				errs = append(errs, fmt.Errorf("%s::name: %w", key, err))
+				continue
+			}
 		}
-		out = append(out, namedToken{name: name, token: string(tc.Token), origin: key})
+		out = append(out, namedToken{name: tc.Name, token: string(tc.Token), origin: key})
 	}
 	if err := checkDuplicates(out); err != nil {
 		errs = append(errs, err)

@@ -47,7 +47,7 @@ func TestLoadConfig(t *testing.T) {
 			}
 		})},
 		{id: "server_tokens", expected: withDefaults(func(c *Config) {
-			c.Tokens = []TokenConfig{{Name: "team-a", Token: "team-a-token"}, {Token: "anonymous-token=="}}
+			c.Tokens = []TokenConfig{{Name: "team-a", Token: "team-a-token"}, {Token: "anonymous-token=="}, {Token: "another-anonymous-token"}}
 		})},
 		{id: "server_file", expected: withDefaults(func(c *Config) {
 			c.TokensFile = "/etc/otelcol/tokens"
@@ -76,7 +76,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: "server_duplicate_name", errKeys: []string{"tokens[1]", `name "team" is already used by tokens[0]`}, secrets: []string{"token-one", "token-two"}},
 		{id: "server_name_colon", errKeys: []string{"tokens[0]::name"}, secrets: []string{"token-one"}},
 		{id: "tokens_file_reload_negative", errKeys: []string{"tokens_file_reload_interval"}},
-		{id: "refresh_backoff_inverted", errKeys: []string{"refresh::max_backoff"}, secrets: []string{"client-static-token"}},
+		{id: "refresh_backoff_inverted", errKeys: []string{"refresh: max_backoff (1s) must not be less than initial_backoff (10s)"}, secrets: []string{"client-static-token"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

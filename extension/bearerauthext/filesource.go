@@ -11,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/filewatch"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
@@ -24,7 +25,8 @@ const maxTokenFileSize = 64 << 10
 // token and reporting the error; they never quote the file's content.
 type fileSource struct {
 	path    string
-	watcher *fileWatcher
+	watcher *filewatch.Watcher
+	logger  *zap.Logger
 	now     func() time.Time
 }
 
@@ -34,21 +36,31 @@ var (
 )
 
 func newFileSource(path string, logger *zap.Logger) *fileSource {
-	return &fileSource{path: path, watcher: newFileWatcher(path, logger), now: time.Now}
+	return &fileSource{path: path, watcher: filewatch.New(path, logger, filewatch.Options{}), logger: logger, now: time.Now}
 }
 
 // Changes implements tokencache.Notifier.
 func (s *fileSource) Changes() <-chan struct{} { return s.watcher.C() }
 
-func (s *fileSource) start() { s.watcher.start() }
-func (s *fileSource) stop()  { s.watcher.stop() }
+func (s *fileSource) start() { startWatcher(s.watcher, s.path, s.logger) }
+func (s *fileSource) stop()  { s.watcher.Stop() }
+
+// startWatcher starts w; a failure (e.g. the directory does not exist yet) is
+// logged and leaves the periodic re-read, until the watcher's own retry or a
+// re-read's Sync establishes the watch.
+func startWatcher(w *filewatch.Watcher, path string, logger *zap.Logger) {
+	if err := w.Start(); err != nil {
+		logger.Warn("cannot watch the file's directory for changes yet; relying on the periodic re-read until it can be watched",
+			zap.String("path", path), zap.Error(err))
+	}
+}
 
 // Fetch implements tokencache.Source.
 func (s *fileSource) Fetch(ctx context.Context) (tokencache.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return tokencache.Token{}, err
 	}
-	defer s.watcher.ensureAround()()
+	_ = s.watcher.Sync() // re-establish a missing watch before reading; failure leaves the periodic re-read
 	b, err := readBounded(s.path, maxTokenFileSize)
 	if err != nil {
 		return tokencache.Token{}, fmt.Errorf("token_file: %w", err)

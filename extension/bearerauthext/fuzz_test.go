@@ -12,7 +12,8 @@ import (
 // FuzzAuthenticate drives header parsing and matching with arbitrary values
 // and header shapes. Invariants: no panic; a success only for a value that is
 // exactly "<scheme in any case> <configured token>" in a single header value,
-// and then with that token's name as subject; a refusal is always one of the
+// and then with that token's name as subject for a named token, and the
+// context unchanged for an unnamed one; a refusal is always one of the
 // fixed messages (so no input is ever echoed); the exact valid form always
 // succeeds. Seed corpus: testdata/fuzz/FuzzAuthenticate.
 func FuzzAuthenticate(f *testing.F) {
@@ -36,7 +37,7 @@ func FuzzAuthenticate(f *testing.F) {
 	}
 	f.Cleanup(func() { _ = ext.Shutdown(context.Background()) })
 
-	names := map[string]string{aliceToken: "alice", bobToken: "bob", anonToken: "tokens[2]"}
+	names := map[string]string{aliceToken: "alice", bobToken: "bob", anonToken: ""} // "": unnamed
 	r := ext.server.auth.errs
 	fixed := map[string]bool{}
 	for _, e := range []*authError{r.missing, r.several, r.empty, r.scheme, r.noToken, r.spacing, r.tooLong, r.badChars, r.unknown, r.notConfigured} {
@@ -58,7 +59,8 @@ func FuzzAuthenticate(f *testing.F) {
 		case 4:
 			headers = map[string][]string{"X-Other": {v}}
 		}
-		ctx, err := ext.Authenticate(context.Background(), headers)
+		in := context.Background()
+		ctx, err := ext.Authenticate(in, headers)
 
 		scheme, tok, cut := strings.Cut(v, " ")
 		wantName, known := names[tok]
@@ -74,6 +76,12 @@ func FuzzAuthenticate(f *testing.F) {
 		}
 		if !valid {
 			t.Fatalf("accepted an invalid header (mode %d, %d bytes)", mode%5, len(v))
+		}
+		if wantName == "" {
+			if ctx != in || client.FromContext(ctx).Auth != nil {
+				t.Fatalf("an unnamed token changed the context")
+			}
+			return
 		}
 		if got := client.FromContext(ctx).Auth.GetAttribute("subject"); got != wantName {
 			t.Fatalf("subject %v, want %s", got, wantName)

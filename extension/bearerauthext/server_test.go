@@ -1,6 +1,7 @@
 package bearerauthext
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -56,16 +57,48 @@ func TestAuthenticateMatches(t *testing.T) {
 		{"scheme lowercase", map[string][]string{"Authorization": {"bearer " + bobToken}}, "bob"},
 		{"scheme uppercase", map[string][]string{"Authorization": {"BEARER " + bobToken}}, "bob"},
 		{"scheme mixed case", map[string][]string{"authorization": {"bEaReR " + bobToken}}, "bob"},
-		{"unnamed token gets its position", map[string][]string{"Authorization": {"Bearer " + anonToken}}, "tokens[2]"},
+		{"unnamed token publishes no subject", map[string][]string{"Authorization": {"Bearer " + anonToken}}, ""},
 		{"other headers ignored", map[string][]string{"Content-Type": {"x"}, "Authorization": {"Bearer " + aliceToken}}, "alice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, err := ext.Authenticate(context.Background(), tt.headers)
+			in := context.Background()
+			ctx, err := ext.Authenticate(in, tt.headers)
 			require.NoError(t, err)
+			if tt.subject == "" {
+				assert.Equal(t, in, ctx, "the context is returned unchanged")
+				assert.Nil(t, client.FromContext(ctx).Auth)
+				return
+			}
 			assert.Equal(t, tt.subject, subjectOf(t, ctx))
 		})
 	}
+}
+
+func TestUnnamedTokenPublishesNothing(t *testing.T) {
+	ext := startExt(t, serverConfig(), testSettings(), nil)
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4317}
+	in := client.NewContext(context.Background(), client.Info{Addr: addr})
+	unnamed := map[string][]string{"authorization": {"Bearer " + anonToken}}
+	named := map[string][]string{"authorization": {"Bearer " + aliceToken}}
+
+	ctx, err := ext.Authenticate(in, unnamed)
+	require.NoError(t, err)
+	assert.Equal(t, in, ctx, "the receiver's context is passed through as it is")
+	assert.Equal(t, client.Info{Addr: addr}, client.FromContext(ctx))
+
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := ext.Authenticate(in, unnamed); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs, "an unnamed token is authenticated without allocating")
+	allocs = testing.AllocsPerRun(100, func() {
+		if _, err := ext.Authenticate(in, named); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Positive(t, allocs, "publishing a subject needs a new context")
 }
 
 func TestAuthDataExposesOnlySubject(t *testing.T) {
@@ -218,6 +251,22 @@ func TestTokenSetLookupIsExact(t *testing.T) {
 	require.ErrorContains(t, err, "tokens_file line 9: same token as")
 }
 
+func TestTokenSetNames(t *testing.T) {
+	// Unnamed tokens have no name to collide; named ones must be unique.
+	set, err := newTokenSet([]namedToken{
+		{token: "t1", origin: "tokens[0]"}, {token: "t2", origin: "tokens[1]"}, {name: "n", token: "t3", origin: "tokens[2]"},
+	})
+	require.NoError(t, err)
+	assert.Nil(t, set.lookup("t1").auth, "an unnamed token has no auth data")
+	assert.Equal(t, "n", set.lookup("t3").auth.subject)
+
+	_, err = newTokenSet([]namedToken{
+		{name: "n", token: "t1", origin: "tokens[0]"}, {name: "n", token: "t2", origin: "tokens_file line 4"},
+	})
+	require.ErrorContains(t, err, `tokens_file line 4: name "n" is already used by tokens[0]`)
+	assert.NotContains(t, err.Error(), "t2")
+}
+
 func TestTokenSetManyTokens(t *testing.T) {
 	list := make([]namedToken, 5000)
 	for i := range list {
@@ -234,5 +283,27 @@ func TestTokenSetManyTokens(t *testing.T) {
 	}
 	for i := range 5000 {
 		require.Nil(t, set.lookup(fmt.Sprint("token-x", i)))
+	}
+}
+
+func TestConstantTimeEqual(t *testing.T) {
+	for n := range 41 {
+		a := make([]byte, n)
+		for i := range a {
+			a[i] = byte('A' + i*7%26)
+		}
+		b := bytes.Clone(a)
+		require.True(t, constantTimeEqual(a, b), "len %d", n)
+		for i := range n {
+			for _, bit := range []byte{0x01, 0x80} {
+				b[i] ^= bit
+				require.False(t, constantTimeEqual(a, b), "len %d, byte %d differs", n, i)
+				b[i] ^= bit
+			}
+		}
+		require.False(t, constantTimeEqual(a, append(bytes.Clone(a), 'x')), "len %d vs %d", n, n+1)
+		if n > 0 {
+			require.False(t, constantTimeEqual(a, a[:n-1]), "len %d vs %d", n, n-1)
+		}
 	}
 }

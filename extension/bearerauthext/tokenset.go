@@ -1,7 +1,7 @@
 package bearerauthext // import "github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
 
 import (
-	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -9,8 +9,10 @@ import (
 	"unsafe"
 )
 
-// namedToken is one accepted token with the subject it authenticates and
-// where it came from (for error messages that must not quote the token).
+// namedToken is one accepted token, the subject it authenticates (its
+// optional name; "" publishes none) and where it came from. The origin labels
+// the token in error messages and duplicate reports, which must not quote the
+// token; it is never published.
 type namedToken struct {
 	name   string
 	token  string
@@ -26,7 +28,8 @@ func (nt namedToken) key(field string) string {
 	return nt.origin
 }
 
-// checkDuplicates refuses two entries with the same token or the same name.
+// checkDuplicates refuses two entries with the same token, or two named
+// entries with the same name (unnamed entries have no name to collide).
 func checkDuplicates(list []namedToken) error {
 	var errs []error
 	byToken := make(map[string]string, len(list))
@@ -36,6 +39,9 @@ func checkDuplicates(list []namedToken) error {
 			errs = append(errs, fmt.Errorf("%s: same token as %s", nt.key("token"), prev))
 		} else {
 			byToken[nt.token] = nt.origin
+		}
+		if nt.name == "" {
+			continue
 		}
 		if prev, ok := byName[nt.name]; ok {
 			errs = append(errs, fmt.Errorf("%s: name %q is already used by %s", nt.key("name"), nt.name, prev))
@@ -51,7 +57,7 @@ func checkDuplicates(list []namedToken) error {
 //
 // Lookup: the presented token is hashed with a per-set random seed
 // (hash/maphash) and the 64-bit hash indexes an open-addressing table; on a
-// hash hit the stored token is compared with subtle.ConstantTimeCompare. The
+// hash hit the stored token is compared in constant time (constantTimeEqual). The
 // cost is one hash over the presented bytes plus (almost always) one probe,
 // whatever the number of tokens.
 //
@@ -83,11 +89,12 @@ type tokenSlot struct {
 	tok  *acceptedToken // nil: empty slot
 }
 
-// acceptedToken is one entry of a tokenSet. auth is built once so a
-// successful Authenticate allocates only the context.
+// acceptedToken is one entry of a tokenSet. auth is built once, and only for
+// a named token: an unnamed one publishes nothing, so authenticating it
+// allocates nothing (a named one allocates the new context).
 type acceptedToken struct {
 	value []byte
-	auth  *authData
+	auth  *authData // nil for an unnamed token
 }
 
 // maxReseeds bounds the (astronomically unlikely) retries when two different
@@ -120,7 +127,11 @@ func tryTokenSet(list []namedToken, seed maphash.Seed) (*tokenSet, bool) {
 				return nil, false
 			}
 		}
-		s.slots[i] = tokenSlot{hash: h, tok: &acceptedToken{value: []byte(nt.token), auth: &authData{subject: nt.name}}}
+		e := &acceptedToken{value: []byte(nt.token)}
+		if nt.name != "" {
+			e.auth = &authData{subject: nt.name}
+		}
+		s.slots[i] = tokenSlot{hash: h, tok: e}
 	}
 	return s, true
 }
@@ -136,18 +147,43 @@ func (s *tokenSet) lookup(presented string) *acceptedToken {
 		if slot.hash != h {
 			continue
 		}
-		// unsafe: a read-only view of the string's bytes. ConstantTimeCompare
+		// unsafe: a read-only view of the string's bytes. constantTimeEqual
 		// neither keeps nor writes its arguments, and []byte(presented) could
 		// allocate on every request.
-		if subtle.ConstantTimeCompare(slot.tok.value, unsafe.Slice(unsafe.StringData(presented), len(presented))) != 1 {
+		if !constantTimeEqual(slot.tok.value, unsafe.Slice(unsafe.StringData(presented), len(presented))) {
 			return nil
 		}
 		return slot.tok
 	}
 }
 
-// authData is what bearerauth puts into client.Info.Auth: only the subject
-// (the matched token's name). The raw token is never exposed.
+// constantTimeEqual reports whether a and b are equal, in a time that depends
+// only on their lengths: no branch or memory access depends on their contents.
+//
+// Hand-written because crypto/subtle.ConstantTimeCompare, which gives the same
+// guarantee, works one byte per step: for a 43-byte token it was the largest
+// single cost of a successful Authenticate (about 15 ns of 50). This XORs 8
+// bytes per step and ORs the differences together, deciding only at the end
+// (BenchmarkConstantTimeEqual). Lengths are not secret here: a length mismatch
+// is only ever seen on a 64-bit keyed-hash collision.
+func constantTimeEqual(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var diff uint64
+	for len(a) >= 8 && len(b) >= 8 {
+		diff |= binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b)
+		a, b = a[8:], b[8:]
+	}
+	b = b[:len(a)]
+	for i := range a {
+		diff |= uint64(a[i] ^ b[i])
+	}
+	return diff == 0 // one comparison of the accumulated difference: reveals only the result
+}
+
+// authData is what bearerauth puts into client.Info.Auth for a named token:
+// only the subject (the matched token's name). The raw token is never exposed.
 type authData struct {
 	subject string
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/bearerauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/filewatch"
 )
 
 // maxTokensFileSize bounds a tokens_file read (10,000 JWT-sized tokens fit).
@@ -29,10 +30,10 @@ var (
 	reloadFailure = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failure")))
 )
 
-// parseTokensFile reads "token" or "name:token" lines. Blank lines and lines
-// starting with '#' are skipped; surrounding whitespace is trimmed. Unnamed
-// tokens are named "tokens_file:<line>". Errors cite line numbers, never
-// content.
+// parseTokensFile reads "token" (unnamed) or "name:token" lines. Blank lines
+// and lines starting with '#' are skipped; surrounding whitespace is trimmed.
+// Errors cite line numbers ("tokens_file line 7", also each token's origin
+// label), never content.
 func parseTokensFile(content []byte, scheme string) ([]namedToken, error) {
 	var (
 		out  []namedToken
@@ -45,7 +46,7 @@ func parseTokensFile(content []byte, scheme string) ([]namedToken, error) {
 			continue
 		}
 		origin := "tokens_file line " + strconv.Itoa(n)
-		name, tok := "tokens_file:"+strconv.Itoa(n), line
+		name, tok := "", line
 		if k := bytes.IndexByte(line, ':'); k >= 0 {
 			name = string(bytes.TrimSpace(line[:k]))
 			tok = bytes.TrimSpace(line[k+1:])
@@ -100,7 +101,7 @@ type serverSide struct {
 	logger   *zap.Logger
 	tb       *metadata.TelemetryBuilder
 
-	watcher    *fileWatcher
+	watcher    *filewatch.Watcher
 	host       component.Host
 	lastSum    [sha256.Size]byte // content in force
 	lastBadSum [sha256.Size]byte // content whose failure was reported
@@ -143,14 +144,14 @@ func (s *serverSide) start(host component.Host) error {
 	}
 	s.host = host
 	// Watch before the first read so no change in between is missed.
-	s.watcher = newFileWatcher(s.path, s.logger)
-	s.watcher.start()
+	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{})
+	startWatcher(s.watcher, s.path, s.logger)
 	content, err := readBounded(s.path, maxTokensFileSize)
 	if err == nil {
 		err = s.load(content)
 	}
 	if err != nil {
-		s.watcher.stop()
+		s.watcher.Stop()
 		return fmt.Errorf("tokens_file: %w", err)
 	}
 	s.wg.Add(1)
@@ -179,7 +180,7 @@ func (s *serverSide) loop() {
 
 // reload re-reads tokens_file; on failure the previous set stays in force.
 func (s *serverSide) reload() {
-	defer s.watcher.ensureAround()()
+	_ = s.watcher.Sync() // re-establish a missing watch before reading; failure leaves the periodic re-read
 	content, err := readBounded(s.path, maxTokensFileSize)
 	if err == nil {
 		switch sum := sha256.Sum256(content); sum {
@@ -247,6 +248,6 @@ func (s *serverSide) shutdown() {
 	}
 	s.wg.Wait()
 	if s.watcher != nil {
-		s.watcher.stop()
+		s.watcher.Stop()
 	}
 }

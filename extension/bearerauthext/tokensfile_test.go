@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/otel/attribute"
@@ -27,7 +26,7 @@ func TestParseTokensFile(t *testing.T) {
 	got, err := parseTokensFile([]byte(content), "Bearer")
 	require.NoError(t, err)
 	assert.Equal(t, []namedToken{
-		{name: "tokens_file:3", token: "plain-token-1", origin: "tokens_file line 3"},
+		{name: "", token: "plain-token-1", origin: "tokens_file line 3"},
 		{name: "team-a", token: "team-a-token", origin: "tokens_file line 4"},
 		{name: "team-b", token: "team-b-token==", origin: "tokens_file line 5"},
 	}, got)
@@ -75,8 +74,7 @@ func authenticates(ext *bearerAuth, token string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	s, _ := client.FromContext(ctx).Auth.GetAttribute("subject").(string)
-	return s, true
+	return subjectOfCtx(ctx), true
 }
 
 func TestTokensFileStartFailures(t *testing.T) {
@@ -194,7 +192,7 @@ func TestTokensFilePeriodicFallback(t *testing.T) {
 	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
 	// Simulate a file system without notifications.
-	ext.server.watcher.stop()
+	ext.server.watcher.Stop()
 	writeAtomic(t, path, "b:token-b\n")
 	require.Eventually(t, func() bool { _, ok := authenticates(ext, "token-b"); return ok }, 5*time.Second, 5*time.Millisecond)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/memkvext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/filewatch"
 )
 
 // never is otter's "does not expire" duration.
@@ -76,6 +77,7 @@ type Store struct {
 	host     component.Host
 	started  bool
 	shutDown bool
+	watcher  *filewatch.Watcher
 	stop     chan struct{}
 	done     chan struct{}
 	// failed is true while the last load failed; only the loader (Start, then the
@@ -334,18 +336,26 @@ func (s *Store) Start(_ context.Context, host component.Host) error {
 	if s.path == "" {
 		return nil
 	}
-	if err := s.reload(true); err != nil {
-		return fmt.Errorf("memkv: load %s: %w", s.path, err)
-	}
 	if !s.cfg.File.Watch {
+		if err := s.reload(true); err != nil {
+			return fmt.Errorf("memkv: load %s: %w", s.path, err)
+		}
 		return nil
 	}
-	w, err := newWatcher(s)
-	if err != nil {
-		return fmt.Errorf("memkv: watch %s: %w", s.path, err)
+	// Watch before the first load, so that no change in between is missed.
+	w := s.newFileWatcher()
+	watchErr := w.Start()
+	if err := s.reload(true); err != nil {
+		w.Stop()
+		return fmt.Errorf("memkv: load %s: %w", s.path, err)
 	}
+	if watchErr != nil {
+		w.Stop()
+		return fmt.Errorf("memkv: watch %s: %w", s.path, watchErr)
+	}
+	s.watcher = w
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go w.run(s.stop, s.done)
+	go s.watch(w, s.stop, s.done)
 	return nil
 }
 
@@ -361,6 +371,7 @@ func (s *Store) Shutdown(ctx context.Context) error {
 	s.written.StopAllGoroutines()
 	s.tb.Shutdown()
 	if s.stop != nil {
+		s.watcher.Stop()
 		close(s.stop)
 		select {
 		case <-s.done: // the watcher finishes a reload it is in, then stops

@@ -1,7 +1,8 @@
 package tokencache // import "github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 
 import (
-	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -36,27 +37,51 @@ func NewDefaultConfig() Config {
 	}
 }
 
-// Validate checks the configuration; errors name the offending key as
-// `refresh::<key>`.
+// Validate checks the configuration. Messages name the key relative to the
+// block ("max_backoff ..."): confmap.Validate prefixes the block's path, so a
+// collector prints "refresh: max_backoff (1s) must not be less than
+// initial_backoff (10s)". Several problems are reported on one line, separated
+// by "; ", so that the prefix applies to each.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.BeforeExpiry < 0 {
-		errs = append(errs, errors.New("refresh::before_expiry must not be negative"))
+		errs = append(errs, fmt.Errorf("before_expiry must not be negative, got %s", c.BeforeExpiry))
 	}
 	if c.Interval <= 0 {
-		errs = append(errs, errors.New("refresh::interval must be positive"))
+		errs = append(errs, fmt.Errorf("interval must be positive, got %s", c.Interval))
 	}
 	if c.InitialWait < 0 {
-		errs = append(errs, errors.New("refresh::initial_wait must not be negative"))
+		errs = append(errs, fmt.Errorf("initial_wait must not be negative, got %s", c.InitialWait))
 	}
 	if c.InitialBackoff <= 0 {
-		errs = append(errs, errors.New("refresh::initial_backoff must be positive"))
+		errs = append(errs, fmt.Errorf("initial_backoff must be positive, got %s", c.InitialBackoff))
 	}
 	if c.MaxBackoff < c.InitialBackoff {
-		errs = append(errs, errors.New("refresh::max_backoff must be >= refresh::initial_backoff"))
+		errs = append(errs, fmt.Errorf("max_backoff (%s) must not be less than initial_backoff (%s)", c.MaxBackoff, c.InitialBackoff))
 	}
 	if c.MinInvalidateInterval < 0 {
-		errs = append(errs, errors.New("refresh::min_invalidate_interval must not be negative"))
+		errs = append(errs, fmt.Errorf("min_invalidate_interval must not be negative, got %s", c.MinInvalidateInterval))
 	}
-	return errors.Join(errs...)
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return oneLineErrors(errs)
 }
+
+// oneLineErrors joins errors like errors.Join (errors.Is and errors.As see
+// each), but prints them on one line: errors.Join puts each on its own line,
+// and only the first would carry the path confmap.Validate prefixes.
+type oneLineErrors []error
+
+func (e oneLineErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e oneLineErrors) Unwrap() []error { return e }

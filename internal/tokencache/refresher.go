@@ -99,7 +99,7 @@ func New(src Source, cfg Config, set Settings) (*Refresher, error) {
 		return nil, errors.New("tokencache: nil Source")
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("refresh: %w", err) // as confmap.Validate prints it for the refresh block
 	}
 	header := set.Header
 	if header == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -593,7 +592,7 @@ func TestLifecycleErrors(t *testing.T) {
 	_, err = New(nil, NewDefaultConfig(), set)
 	require.Error(t, err)
 	_, err = New(src, Config{}, set)
-	require.ErrorContains(t, err, "refresh::interval")
+	require.EqualError(t, err, "refresh: interval must be positive, got 0s; initial_backoff must be positive, got 0s")
 	_, err = New(src, NewDefaultConfig(), Settings{Header: "Bad Header"})
 	require.ErrorContains(t, err, "header")
 	_, err = New(src, NewDefaultConfig(), Settings{Scheme: "Bearer x"})
@@ -636,12 +635,12 @@ func TestConfigValidate(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"negative before_expiry", func(c *Config) { c.BeforeExpiry = -1 }, "refresh::before_expiry"},
-		{"zero interval", func(c *Config) { c.Interval = 0 }, "refresh::interval"},
-		{"negative initial_wait", func(c *Config) { c.InitialWait = -1 }, "refresh::initial_wait"},
-		{"zero initial_backoff", func(c *Config) { c.InitialBackoff = 0 }, "refresh::initial_backoff"},
-		{"max below initial", func(c *Config) { c.MaxBackoff = c.InitialBackoff / 2 }, "refresh::max_backoff must be >= refresh::initial_backoff"},
-		{"negative min_invalidate_interval", func(c *Config) { c.MinInvalidateInterval = -1 }, "refresh::min_invalidate_interval"},
+		{"negative before_expiry", func(c *Config) { c.BeforeExpiry = -time.Second }, "before_expiry must not be negative, got -1s"},
+		{"zero interval", func(c *Config) { c.Interval = 0 }, "interval must be positive, got 0s"},
+		{"negative initial_wait", func(c *Config) { c.InitialWait = -time.Second }, "initial_wait must not be negative, got -1s"},
+		{"zero initial_backoff", func(c *Config) { c.InitialBackoff = 0 }, "initial_backoff must be positive, got 0s"},
+		{"max below initial", func(c *Config) { c.MaxBackoff = c.InitialBackoff / 2 }, "max_backoff (500ms) must not be less than initial_backoff (1s)"},
+		{"negative min_invalidate_interval", func(c *Config) { c.MinInvalidateInterval = -time.Second }, "min_invalidate_interval must not be negative, got -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -649,7 +648,9 @@ func TestConfigValidate(t *testing.T) {
 			tt.mutate(&c)
 			err := c.Validate()
 			require.Error(t, err)
-			assert.True(t, strings.Contains(err.Error(), tt.want), err.Error())
+			// The block's own Validate names keys relative to the block;
+			// confmap.Validate adds "refresh: " (TestConfigValidateThroughConfmap).
+			assert.Equal(t, tt.want, err.Error())
 		})
 	}
 }
