@@ -79,9 +79,12 @@ type Config struct {
 	// (1024).
 	PoolSize int `mapstructure:"pool_size"`
 
-	// PipelineMultiplex is rueidis' PipelineMultiplex: 2^n auto-pipelined
-	// connections per node. 0 means rueidis' default (standalone and sentinel:
-	// up to 4 depending on GOMAXPROCS; cluster: 1).
+	// PipelineMultiplex sets 2^n auto-pipelined connections per node (rueidis'
+	// PipelineMultiplex). The default, 0, is one connection in every mode,
+	// which rueidis opens when the client connects. rueidis opens the other
+	// connections of n > 0 only when a command first lands on one, so a call
+	// that does so while Redis is stalled fails at dial_timeout instead of
+	// waiting up to read_timeout like a call on an open connection.
 	PipelineMultiplex int `mapstructure:"pipeline_multiplex"`
 
 	// ClientSideCaching turns on RESP3 client tracking in broadcast mode for

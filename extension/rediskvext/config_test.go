@@ -138,6 +138,7 @@ func TestClientOptionMapping(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, opt.DisableCache)
 	assert.True(t, opt.ForceSingleClient)
+	assert.Equal(t, -1, opt.PipelineMultiplex, "pipeline_multiplex 0 is one connection, which rueidis spells -1")
 	assert.Nil(t, opt.ClientTrackingOptions)
 	assert.Nil(t, opt.OnInvalidations)
 

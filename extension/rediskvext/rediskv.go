@@ -109,7 +109,7 @@ func (e *redisKV) clientOption(ctx context.Context) (rueidis.ClientOption, error
 		TLSConfig:         tlsCfg,
 		Dialer:            net.Dialer{Timeout: cfg.DialTimeout},
 		BlockingPoolSize:  cfg.PoolSize,
-		PipelineMultiplex: cfg.PipelineMultiplex,
+		PipelineMultiplex: pipelineMultiplex(cfg.PipelineMultiplex),
 		// Errors go straight back to the caller: the processor fails open and
 		// backs off a failing store itself, so a read must not spend its whole
 		// deadline in rueidis' retry loop. MOVED/ASK redirections are still
@@ -142,6 +142,26 @@ func (e *redisKV) clientOption(ctx context.Context) (rueidis.ClientOption, error
 	return opt, nil
 }
 
+// pipelineMultiplex maps pipeline_multiplex onto rueidis. rueidis reads 0 as
+// "by GOMAXPROCS" (up to 4 connections) in standalone and sentinel mode and any
+// negative value as one connection, in every mode; ours is literally 2^n, so 0
+// becomes -1.
+//
+// One connection is the default because rueidis dials the connections of a
+// node lazily: NewClient opens the first one only, and each other one is dialed
+// by the first command that lands on it (commands pick one at random), bounded
+// by dial_timeout. rueidis has no option to dial them all eagerly and no public
+// way to address one of them, so they cannot be warmed reliably either, at
+// Start or after a reconnect. With one connection, the one NewClient (or the
+// first successful call after a reconnect) opened carries every command, and a
+// stall makes calls wait up to read_timeout instead of failing at dial_timeout.
+func pipelineMultiplex(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // connect makes one attempt to create the client. It reports the outcome as the
 // component status and returns whether the client is ready.
 func (e *redisKV) connect(opt rueidis.ClientOption) bool {
@@ -152,7 +172,7 @@ func (e *redisKV) connect(opt rueidis.ClientOption) bool {
 		e.reportError(err)
 		return false
 	}
-	if e.cfg.Mode == ModeCluster && e.cfg.ClientSideCaching {
+	if e.cfg.Mode == ModeCluster {
 		warmNodes(c, e.cfg.DialTimeout)
 	}
 	e.client.Store(&c)
@@ -163,9 +183,12 @@ func (e *redisKV) connect(opt rueidis.ClientOption) bool {
 	return true
 }
 
-// warmNodes opens the connection to every cluster master now, so that each one
-// sends invalidations from the start and not only after the first command that
-// happens to be routed to it.
+// warmNodes opens the connection to every cluster node now instead of on the
+// first command routed to it: with client_side_caching every master then sends
+// invalidations from the start, and a call that reaches a node while it is
+// stalled waits up to read_timeout on an open connection instead of failing at
+// dial_timeout. rueidis sends PING (a command without a key) on a node's first
+// pipelined connection, which is its only one unless pipeline_multiplex > 0.
 func warmNodes(c rueidis.Client, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -509,6 +510,57 @@ func TestSlowRedisBoundedByTimeout(t *testing.T) {
 	_, err := s.Get(context.Background(), []string{"k"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), time.Second, "read_timeout bounds a call to a stalled server")
+}
+
+// TestStallOnFreshConnections: Redis stalls (CLIENT PAUSE) right after the
+// client connected, and again right after it reconnected to a restarted server.
+// Concurrent Gets issued during the stall must wait for it like any call on an
+// open connection (read_timeout is longer than the stall) and not fail at
+// dial_timeout because they landed on a pipelined connection that rueidis had
+// not dialed yet (it dials each one lazily, on the first command it carries).
+func TestStallOnFreshConnections(t *testing.T) {
+	const (
+		stall       = time.Second
+		dialTimeout = 300 * time.Millisecond // shorter than the stall
+		concurrent  = 16
+	)
+	srv := redistest.Start(t)
+	cfg := standaloneConfig(srv, "fresh:")
+	cfg.DialTimeout = dialTimeout
+	cfg.ReadTimeout = 10 * time.Second // longer than the stall
+	e, host := startExt(t, cfg)
+	waitStatus(t, host, componentstatus.StatusOK, 5*time.Second)
+	s := storeOf(t, e)
+
+	getsDuringStall := func(t *testing.T) {
+		t.Helper()
+		srv.Pause(t, stall)
+		var wg sync.WaitGroup
+		errs := make([]error, concurrent)
+		lat := make([]time.Duration, concurrent)
+		for i := range concurrent {
+			wg.Go(func() {
+				start := time.Now()
+				_, errs[i] = s.Get(context.Background(), []string{"k" + strconv.Itoa(i)})
+				lat[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			assert.NoError(t, err, "Get %d failed after %v (dial_timeout %v, stall %v)", i, lat[i], dialTimeout, stall)
+		}
+	}
+
+	t.Run("FreshClient", getsDuringStall)
+
+	t.Run("AfterRestart", func(t *testing.T) {
+		srv.Restart()
+		require.Eventually(t, func() bool {
+			_, err := s.Get(ctxT(t), []string{"k"})
+			return err == nil
+		}, 5*time.Second, 20*time.Millisecond, "calls must succeed within 5s of the restart")
+		getsDuringStall(t)
+	})
 }
 
 func TestMetrics(t *testing.T) {
