@@ -57,19 +57,6 @@ func newRedisStore(t *testing.T, cfg *rediskvext.Config) kvcache.Store {
 	return store
 }
 
-// warmConnections reads through store until rueidis has most likely opened every
-// connection it pipelines on: it picks one at random per keyed command and dials
-// it on first use, and a dial while Redis is stalled fails at dial_timeout instead
-// of waiting for the stall to end (shorter than read_timeout). Tests that stall
-// Redis on purpose warm first, so that what they measure is the processor.
-func warmConnections(t *testing.T, store kvcache.Store) {
-	t.Helper()
-	for range 32 {
-		_, err := store.Get(context.Background(), []string{"warm-up"})
-		require.NoError(t, err)
-	}
-}
-
 // keyspaceStats returns the server's keyspace_hits and keyspace_misses (INFO stats):
 // every key an MGET reads counts once, found or not. CONFIG RESETSTAT resets them.
 func keyspaceStats(t *testing.T, srv *redistest.Server) (hits, misses int) {
@@ -135,7 +122,6 @@ func TestRedisSlowServerBoundedByTimeout(t *testing.T) {
 		cfg.Timeout = timeout
 		cfg.FetchTimeout = 10 * time.Second // longer than the stall: the late answers are cached
 		store := newRedisStore(t, rediskvConfig(srv.Addr()))
-		warmConnections(t, store)
 		h := newHarness(t, cfg, store)
 		// Warm "hot" (async: the first batch does not wait, so poll).
 		require.Eventually(t, func() bool { return ownerOf(h.consumeTraces(one("hot"))) == "h" },
@@ -325,7 +311,6 @@ func TestRedisColdBatchesOneRoundTripEach(t *testing.T) {
 		cfg.Timeout = 15 * time.Second // batches wait for the paused server: enrichment is checked
 		cfg.FetchTimeout = 15 * time.Second
 		store := newRedisStore(t, rediskvConfig(srv.Addr()))
-		warmConnections(t, store)
 		h := newHarness(t, cfg, store)
 
 		batchKeys := make([][]string, g)
