@@ -5,14 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configtls"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/configtest"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
@@ -22,9 +18,6 @@ const (
 )
 
 func TestLoadConfig(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
-
 	withDefaults := func(f func(*Config)) *Config {
 		c := createDefaultConfig().(*Config)
 		f(c)
@@ -36,30 +29,23 @@ func TestLoadConfig(t *testing.T) {
 		return s
 	}
 
-	tests := []struct {
-		id       string
-		expected *Config
-		// errKeys must all appear in the validation error (the offending keys).
-		errKeys []string
-		// secrets must not appear in the validation error.
-		secrets []string
-	}{
-		{id: "managed_identity_system", expected: withDefaults(func(c *Config) { c.ManagedIdentity = &ManagedIdentityConfig{} })},
-		{id: "managed_identity_client_id", expected: withDefaults(func(c *Config) {
+	configtest.Run(t, filepath.Join("testdata", "config.yaml"), metadata.Type, NewFactory().CreateDefaultConfig, []configtest.Case{
+		{ID: "managed_identity_system", Expected: withDefaults(func(c *Config) { c.ManagedIdentity = &ManagedIdentityConfig{} })},
+		{ID: "managed_identity_client_id", Expected: withDefaults(func(c *Config) {
 			c.ManagedIdentity = &ManagedIdentityConfig{ClientID: testClient}
 			c.Scopes = []string{"https://ingest.monitor.azure.com/.default"}
 		})},
-		{id: "managed_identity_resource_id", expected: withDefaults(func(c *Config) {
+		{ID: "managed_identity_resource_id", Expected: withDefaults(func(c *Config) {
 			c.ManagedIdentity = &ManagedIdentityConfig{ResourceID: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/otel"}
 		})},
-		{id: "managed_identity_object_id", expected: withDefaults(func(c *Config) {
+		{ID: "managed_identity_object_id", Expected: withDefaults(func(c *Config) {
 			c.ManagedIdentity = &ManagedIdentityConfig{ObjectID: "99999999-8888-7777-6666-555555555555"}
 		})},
-		{id: "workload_identity_env", expected: withDefaults(func(c *Config) { c.WorkloadIdentity = &WorkloadIdentityConfig{} })},
-		{id: "workload_identity", expected: withDefaults(func(c *Config) {
+		{ID: "workload_identity_env", Expected: withDefaults(func(c *Config) { c.WorkloadIdentity = &WorkloadIdentityConfig{} })},
+		{ID: "workload_identity", Expected: withDefaults(func(c *Config) {
 			c.WorkloadIdentity = &WorkloadIdentityConfig{TenantID: testTenant, ClientID: testClient, TokenFile: "/var/run/secrets/azure/tokens/azure-identity-token"}
 		})},
-		{id: "service_principal_secret", expected: withDefaults(func(c *Config) {
+		{ID: "service_principal_secret", Expected: withDefaults(func(c *Config) {
 			c.ServicePrincipal = &ServicePrincipalConfig{TenantID: testTenant, ClientID: testClient, ClientSecret: "not-a-real-secret"}
 			c.Cloud = "AzureGovernment"
 			c.AdditionallyAllowedTenants = []string{"*"}
@@ -71,7 +57,7 @@ func TestLoadConfig(t *testing.T) {
 				InitialBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, MinInvalidateInterval: 10 * time.Second,
 			}
 		})},
-		{id: "service_principal_certificate", expected: withDefaults(func(c *Config) {
+		{ID: "service_principal_certificate", Expected: withDefaults(func(c *Config) {
 			c.ServicePrincipal = &ServicePrincipalConfig{
 				TenantID: "contoso.onmicrosoft.com", ClientID: testClient,
 				ClientCertificatePath: "/etc/otel/sp.pfx", ClientCertificatePassword: "not-a-real-password", SendCertificateChain: true,
@@ -81,16 +67,16 @@ func TestLoadConfig(t *testing.T) {
 			c.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: "/etc/otel/private-ca.pem"}}
 			c.RequireTransportSecurity = false
 		})},
-		{id: "default", expected: withDefaults(func(c *Config) { c.Default = &DefaultCredentialConfig{} })},
-		{id: "default_tenant", expected: withDefaults(func(c *Config) {
+		{ID: "default", Expected: withDefaults(func(c *Config) { c.Default = &DefaultCredentialConfig{} })},
+		{ID: "default_tenant", Expected: withDefaults(func(c *Config) {
 			c.Default = &DefaultCredentialConfig{TenantID: testTenant}
 			c.Cloud = "AzureChina"
 		})},
-		{id: "azure_cli", expected: withDefaults(func(c *Config) { c.AzureCLI = &AzureCLIConfig{Subscription: "my-subscription"} })},
-		{id: "server_tenant", expected: withDefaults(func(c *Config) {
+		{ID: "azure_cli", Expected: withDefaults(func(c *Config) { c.AzureCLI = &AzureCLIConfig{Subscription: "my-subscription"} })},
+		{ID: "server_tenant", Expected: withDefaults(func(c *Config) {
 			c.Server = server(func(s *ServerConfig) { s.TenantID = testTenant; s.Audiences = []string{"api://otel-gateway"} })
 		})},
-		{id: "server_multi_tenant", expected: withDefaults(func(c *Config) {
+		{ID: "server_multi_tenant", Expected: withDefaults(func(c *Config) {
 			c.Server = &ServerConfig{
 				TenantID:               "organizations",
 				Audiences:              []string{"api://otel-gateway", "22222222-3333-4444-5555-666666666666"},
@@ -103,72 +89,43 @@ func TestLoadConfig(t *testing.T) {
 				TokenCacheSize:         0,
 			}
 		})},
-		{id: "server_issuer", expected: withDefaults(func(c *Config) {
+		{ID: "server_issuer", Expected: withDefaults(func(c *Config) {
 			c.Server = server(func(s *ServerConfig) {
 				s.Issuer = "https://login.microsoftonline.com/" + testTenant + "/v2.0"
 				s.Audiences = []string{"api://otel-gateway"}
 			})
 		})},
-		{id: "client_and_server", expected: withDefaults(func(c *Config) {
+		{ID: "client_and_server", Expected: withDefaults(func(c *Config) {
 			c.ManagedIdentity = &ManagedIdentityConfig{}
 			c.Server = server(func(s *ServerConfig) { s.TenantID = testTenant; s.Audiences = []string{"api://otel-gateway"} })
 		})},
 
-		{id: "nothing", errKeys: []string{"managed_identity", "service_principal", "server"}},
-		{id: "two_kinds", errKeys: []string{"managed_identity and service_principal", "exactly one"}, secrets: []string{"not-a-real-secret"}},
-		{id: "managed_identity_two_ids", errKeys: []string{"managed_identity::client_id and managed_identity::object_id"}},
-		{id: "managed_identity_two_scopes", errKeys: []string{"scopes:", "managed_identity takes exactly one scope"}},
-		{id: "service_principal_secret_and_certificate", errKeys: []string{"service_principal::client_secret and service_principal::client_certificate_path"}, secrets: []string{"not-a-real-secret"}},
-		{id: "service_principal_no_secret", errKeys: []string{"service_principal::client_secret or service_principal::client_certificate_path"}},
-		{id: "service_principal_no_tenant", errKeys: []string{"service_principal::tenant_id: required"}, secrets: []string{"not-a-real-secret"}},
-		{id: "service_principal_bad_tenant", errKeys: []string{"service_principal::tenant_id", "not a valid tenant id"}},
-		{id: "service_principal_password_without_certificate", errKeys: []string{"service_principal::client_certificate_password"}, secrets: []string{"not-a-real-password", "not-a-real-secret"}},
-		{id: "no_scopes", errKeys: []string{"scopes: at least one"}},
-		{id: "bad_scope", errKeys: []string{"scopes[0]"}},
-		{id: "unknown_cloud", errKeys: []string{"cloud:", "AzureGermany", "authority_host"}},
-		{id: "cloud_and_authority_host", errKeys: []string{"cloud and authority_host"}},
-		{id: "authority_host_http", errKeys: []string{"authority_host:", "https"}},
-		{id: "bad_header", errKeys: []string{"header:"}},
-		{id: "bad_scheme", errKeys: []string{"scheme:"}},
-		{id: "bad_timeout", errKeys: []string{"timeout:"}},
-		{id: "bad_refresh", errKeys: []string{"refresh: max_backoff"}},
-		{id: "bad_allowed_tenant", errKeys: []string{"additionally_allowed_tenants[0]"}},
-		{id: "server_issuer_and_tenant", errKeys: []string{"server::issuer and server::tenant_id"}},
-		{id: "server_no_issuer", errKeys: []string{"server::issuer or server::tenant_id"}},
-		{id: "server_no_audience", errKeys: []string{"server::audiences"}},
-		{id: "server_multi_tenant_without_allowed", errKeys: []string{"server::allowed_tenants", "common"}},
-		{id: "server_http_issuer", errKeys: []string{"server::issuer", "https"}},
-		{id: "server_bad_clock_skew", errKeys: []string{"server::clock_skew"}},
-		{id: "server_bad_allowed_tenant", errKeys: []string{"server::allowed_tenants[0]"}},
-		{id: "server_negative_cache", errKeys: []string{"server::token_cache_size"}},
-	}
-	seen := map[string]bool{}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			id := component.NewIDWithName(metadata.Type, tt.id)
-			seen[id.String()] = true
-			sub, err := cm.Sub(id.String())
-			require.NoError(t, err)
-			cfg := NewFactory().CreateDefaultConfig()
-			require.NoError(t, sub.Unmarshal(cfg))
-
-			err = confmap.Validate(cfg)
-			if tt.expected != nil {
-				require.NoError(t, err)
-				assert.Equal(t, tt.expected, cfg)
-				return
-			}
-			require.Error(t, err)
-			for _, k := range tt.errKeys {
-				assert.Contains(t, err.Error(), k)
-			}
-			for _, s := range tt.secrets {
-				assert.NotContains(t, err.Error(), s)
-			}
-		})
-	}
-	// Every shape in the file is covered by the table.
-	for key := range cm.ToStringMap() {
-		assert.True(t, seen[key], "testdata/config.yaml entry %s has no test case", key)
-	}
+		{ID: "nothing", ErrContains: []string{"managed_identity", "service_principal", "server"}},
+		{ID: "two_kinds", ErrContains: []string{"managed_identity and service_principal", "exactly one"}, Secrets: []string{"not-a-real-secret"}},
+		{ID: "managed_identity_two_ids", ErrContains: []string{"managed_identity::client_id and managed_identity::object_id"}},
+		{ID: "managed_identity_two_scopes", ErrContains: []string{"scopes:", "managed_identity takes exactly one scope"}},
+		{ID: "service_principal_secret_and_certificate", ErrContains: []string{"service_principal::client_secret and service_principal::client_certificate_path"}, Secrets: []string{"not-a-real-secret"}},
+		{ID: "service_principal_no_secret", ErrContains: []string{"service_principal::client_secret or service_principal::client_certificate_path"}},
+		{ID: "service_principal_no_tenant", ErrContains: []string{"service_principal::tenant_id: required"}, Secrets: []string{"not-a-real-secret"}},
+		{ID: "service_principal_bad_tenant", ErrContains: []string{"service_principal::tenant_id", "not a valid tenant id"}},
+		{ID: "service_principal_password_without_certificate", ErrContains: []string{"service_principal::client_certificate_password"}, Secrets: []string{"not-a-real-password", "not-a-real-secret"}},
+		{ID: "no_scopes", ErrContains: []string{"scopes: at least one"}},
+		{ID: "bad_scope", ErrContains: []string{"scopes[0]"}},
+		{ID: "unknown_cloud", ErrContains: []string{"cloud:", "AzureGermany", "authority_host"}},
+		{ID: "cloud_and_authority_host", ErrContains: []string{"cloud and authority_host"}},
+		{ID: "authority_host_http", ErrContains: []string{"authority_host:", "https"}},
+		{ID: "bad_header", ErrContains: []string{"header:"}},
+		{ID: "bad_scheme", ErrContains: []string{"scheme:"}},
+		{ID: "bad_timeout", ErrContains: []string{"timeout:"}},
+		{ID: "bad_refresh", ErrContains: []string{"refresh: max_backoff"}},
+		{ID: "bad_allowed_tenant", ErrContains: []string{"additionally_allowed_tenants[0]"}},
+		{ID: "server_issuer_and_tenant", ErrContains: []string{"server::issuer and server::tenant_id"}},
+		{ID: "server_no_issuer", ErrContains: []string{"server::issuer or server::tenant_id"}},
+		{ID: "server_no_audience", ErrContains: []string{"server::audiences"}},
+		{ID: "server_multi_tenant_without_allowed", ErrContains: []string{"server::allowed_tenants", "common"}},
+		{ID: "server_http_issuer", ErrContains: []string{"server::issuer", "https"}},
+		{ID: "server_bad_clock_skew", ErrContains: []string{"server::clock_skew"}},
+		{ID: "server_bad_allowed_tenant", ErrContains: []string{"server::allowed_tenants[0]"}},
+		{ID: "server_negative_cache", ErrContains: []string{"server::token_cache_size"}},
+	})
 }

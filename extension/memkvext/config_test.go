@@ -8,31 +8,35 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/memkvext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/configtest"
 )
 
 func TestLoadConfig(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
-
 	withFile := func(path, format string) *Config {
 		cfg := NewDefaultConfig()
 		cfg.File.Path, cfg.File.Format = path, format
 		return cfg
 	}
-	tests := []struct {
-		id          component.ID
-		expected    *Config
-		wantFormat  string // format the store will use
-		errContains []string
-	}{
-		{id: component.NewID(metadata.Type), expected: NewDefaultConfig()},
+	// hasFormat checks the format the store will use.
+	hasFormat := func(want string) func(*testing.T, component.Config) {
+		return func(t *testing.T, cfg component.Config) {
+			got, err := cfg.(*Config).File.format()
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		}
+	}
+	refusedByStore := func(t *testing.T, cfg component.Config) {
+		_, err := NewStore(cfg.(*Config), component.TelemetrySettings{})
+		require.Error(t, err, "NewStore must refuse an invalid config")
+	}
+	configtest.Run(t, filepath.Join("testdata", "config.yaml"), metadata.Type, NewFactory().CreateDefaultConfig, []configtest.Case{
+		{ID: "", Expected: NewDefaultConfig()},
 		{
-			id: component.NewIDWithName(metadata.Type, "all"),
-			expected: &Config{
+			ID: "all",
+			Expected: &Config{
 				MaxEntries: 5000,
 				MaxBytes:   1 << 20,
 				DefaultTTL: 10 * time.Minute,
@@ -43,45 +47,20 @@ func TestLoadConfig(t *testing.T) {
 					ReloadDelay: 2 * time.Second,
 				},
 			},
-			wantFormat: FormatYAML,
+			Check: hasFormat(FormatYAML),
 		},
-		{id: component.NewIDWithName(metadata.Type, "yaml_by_extension"), expected: withFile("/etc/otelcol/lookup.yml", ""), wantFormat: FormatYAML},
-		{id: component.NewIDWithName(metadata.Type, "json_by_extension"), expected: withFile("lookup.JSON", ""), wantFormat: FormatJSON},
-		{id: component.NewIDWithName(metadata.Type, "csv_by_extension"), expected: withFile("./lookup.csv", ""), wantFormat: FormatCSV},
-		{id: component.NewIDWithName(metadata.Type, "format_overrides_extension"), expected: withFile("/etc/otelcol/lookup.txt", "csv"), wantFormat: FormatCSV},
-		{id: component.NewIDWithName(metadata.Type, "zero_entries"), errContains: []string{"max_entries must be greater than 0"}},
-		{id: component.NewIDWithName(metadata.Type, "negative_bytes"), errContains: []string{"max_bytes must be greater than 0"}},
-		{id: component.NewIDWithName(metadata.Type, "negative_ttl"), errContains: []string{"default_ttl must not be negative"}},
-		{id: component.NewIDWithName(metadata.Type, "bad_format"), errContains: []string{"file::format must be yaml, json or csv", `"toml"`}},
-		{id: component.NewIDWithName(metadata.Type, "format_without_path"), errContains: []string{"file::path is required when file::format is set"}},
-		{id: component.NewIDWithName(metadata.Type, "unknown_extension"), errContains: []string{"file::format: cannot tell the format", `".txt"`}},
-		{id: component.NewIDWithName(metadata.Type, "negative_reload_delay"), errContains: []string{"file::reload_delay must not be negative"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.id.String(), func(t *testing.T) {
-			cfg := NewFactory().CreateDefaultConfig()
-			sub, err := cm.Sub(tt.id.String())
-			require.NoError(t, err)
-			require.NoError(t, sub.Unmarshal(cfg))
-			err = confmap.Validate(cfg)
-			if len(tt.errContains) > 0 {
-				require.Error(t, err)
-				for _, s := range tt.errContains {
-					assert.ErrorContains(t, err, s)
-				}
-				_, err := NewStore(cfg.(*Config), component.TelemetrySettings{})
-				require.Error(t, err, "NewStore must refuse an invalid config")
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.expected, cfg)
-			if tt.wantFormat != "" {
-				got, err := cfg.(*Config).File.format()
-				require.NoError(t, err)
-				assert.Equal(t, tt.wantFormat, got)
-			}
-		})
-	}
+		{ID: "yaml_by_extension", Expected: withFile("/etc/otelcol/lookup.yml", ""), Check: hasFormat(FormatYAML)},
+		{ID: "json_by_extension", Expected: withFile("lookup.JSON", ""), Check: hasFormat(FormatJSON)},
+		{ID: "csv_by_extension", Expected: withFile("./lookup.csv", ""), Check: hasFormat(FormatCSV)},
+		{ID: "format_overrides_extension", Expected: withFile("/etc/otelcol/lookup.txt", "csv"), Check: hasFormat(FormatCSV)},
+		{ID: "zero_entries", ErrContains: []string{"max_entries must be greater than 0"}, Check: refusedByStore},
+		{ID: "negative_bytes", ErrContains: []string{"max_bytes must be greater than 0"}, Check: refusedByStore},
+		{ID: "negative_ttl", ErrContains: []string{"default_ttl must not be negative"}, Check: refusedByStore},
+		{ID: "bad_format", ErrContains: []string{"file::format must be yaml, json or csv", `"toml"`}, Check: refusedByStore},
+		{ID: "format_without_path", ErrContains: []string{"file::path is required when file::format is set"}, Check: refusedByStore},
+		{ID: "unknown_extension", ErrContains: []string{"file::format: cannot tell the format", `".txt"`}, Check: refusedByStore},
+		{ID: "negative_reload_delay", ErrContains: []string{"file::reload_delay must not be negative"}, Check: refusedByStore},
+	}, configtest.CoveredElsewhere("unknown_key")) // TestLoadConfigUnknownKey
 }
 
 func TestLoadConfigUnknownKey(t *testing.T) {

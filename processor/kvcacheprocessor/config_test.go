@@ -5,19 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/configtest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadata"
 )
 
 func TestLoadConfig(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
-
 	full := createDefaultConfig().(*Config)
 	full.Store = component.MustNewIDWithName("rediskv", "shared")
 	full.Timeout = 20 * time.Millisecond
@@ -60,76 +56,53 @@ func TestLoadConfig(t *testing.T) {
 	writesOnly := createDefaultConfig().(*Config)
 	writesOnly.Writes = []WriteConfig{{Context: ContextSpan, Key: KeyConfig{TraceID: true}, Attributes: []string{"user.id"}}}
 
-	tests := []struct {
-		id      string
-		want    *Config
-		wantErr []string
-	}{
-		{id: "minimal", want: minimal},
-		{id: "full", want: full},
-		{id: "max_bytes", want: maxBytes},
-		{id: "writes_only", want: writesOnly},
-		{id: "empty", wantErr: []string{"lookups: at least one lookup or write is required"}},
-		{id: "bad_context", wantErr: []string{`lookups[0]::context: "spans" is not one of`}},
-		{id: "no_context", wantErr: []string{"lookups[0]::context: is required"}},
-		{id: "no_key", wantErr: []string{"lookups[0]::key: set attributes or trace_id"}},
-		{id: "both_keys", wantErr: []string{"lookups[0]::key: set either attributes or trace_id, not both"}},
-		{id: "trace_id_on_resource", wantErr: []string{"lookups[1]::key::trace_id: only the span, span_event and log contexts"}},
-		{id: "empty_key_attribute", wantErr: []string{"lookups[0]::key::attributes[1]: must not be empty"}},
-		{id: "no_target", wantErr: []string{"lookups[0]::target: is required"}},
-		{id: "target_and_prefix", wantErr: []string{"lookups[0]::target: a json value is set with target_prefix or mapping"}},
-		{id: "prefix_and_mapping", wantErr: []string{"lookups[0]::mapping: set either target_prefix or mapping, not both"}},
-		{id: "string_with_mapping", wantErr: []string{"lookups[0]::format: target_prefix and mapping need format json"}},
-		{id: "empty_mapping_attribute", wantErr: []string{`lookups[0]::mapping: field "x": field and attribute names must not be empty`}},
-		{id: "bad_format", wantErr: []string{`lookups[0]::format: "xml" is not one of string, json`}},
-		{id: "bad_action", wantErr: []string{`lookups[0]::action: "delete" is not one of insert, update, upsert`}},
-		{id: "bad_default_scalar", wantErr: []string{"lookups[0]::default: must be a string, number or bool"}},
-		{id: "bad_default_object", wantErr: []string{"lookups[0]::default: must be an object for a json value"}},
-		{id: "bad_on_missing_key", wantErr: []string{`lookups[0]::on_missing_key: "drop" is not one of skip, default`}},
-		{id: "missing_key_default_without_default", wantErr: []string{"lookups[0]::on_missing_key: default needs a default value"}},
-		{id: "write_no_attributes", wantErr: []string{"writes[0]::attributes: at least one attribute"}},
-		{id: "write_bad_ttl", wantErr: []string{"writes[0]::ttl: must not be negative"}},
-		{id: "write_trace_id_on_datapoint", wantErr: []string{"writes[0]::key::trace_id: only the span, span_event and log contexts"}},
-		{id: "bad_on_miss", wantErr: []string{`on_miss: "sometimes" is not one of wait, async`}},
-		{id: "bad_timeouts", wantErr: []string{"timeout: must be positive"}},
-		{id: "fetch_timeout_below_timeout", wantErr: []string{"fetch_timeout: must be at least timeout"}},
-		{id: "bad_cache", wantErr: []string{
+	// bad_store_id is rejected while decoding the component.ID, so unmarshal errors count as the expected error.
+	configtest.Run(t, filepath.Join("testdata", "config.yaml"), metadata.Type, createDefaultConfig, []configtest.Case{
+		{ID: "minimal", Expected: minimal},
+		{ID: "full", Expected: full},
+		{ID: "max_bytes", Expected: maxBytes},
+		{ID: "writes_only", Expected: writesOnly},
+		{ID: "empty", ErrContains: []string{"lookups: at least one lookup or write is required"}},
+		{ID: "bad_context", ErrContains: []string{`lookups[0]::context: "spans" is not one of`}},
+		{ID: "no_context", ErrContains: []string{"lookups[0]::context: is required"}},
+		{ID: "no_key", ErrContains: []string{"lookups[0]::key: set attributes or trace_id"}},
+		{ID: "both_keys", ErrContains: []string{"lookups[0]::key: set either attributes or trace_id, not both"}},
+		{ID: "trace_id_on_resource", ErrContains: []string{"lookups[1]::key::trace_id: only the span, span_event and log contexts"}},
+		{ID: "empty_key_attribute", ErrContains: []string{"lookups[0]::key::attributes[1]: must not be empty"}},
+		{ID: "no_target", ErrContains: []string{"lookups[0]::target: is required"}},
+		{ID: "target_and_prefix", ErrContains: []string{"lookups[0]::target: a json value is set with target_prefix or mapping"}},
+		{ID: "prefix_and_mapping", ErrContains: []string{"lookups[0]::mapping: set either target_prefix or mapping, not both"}},
+		{ID: "string_with_mapping", ErrContains: []string{"lookups[0]::format: target_prefix and mapping need format json"}},
+		{ID: "empty_mapping_attribute", ErrContains: []string{`lookups[0]::mapping: field "x": field and attribute names must not be empty`}},
+		{ID: "bad_format", ErrContains: []string{`lookups[0]::format: "xml" is not one of string, json`}},
+		{ID: "bad_action", ErrContains: []string{`lookups[0]::action: "delete" is not one of insert, update, upsert`}},
+		{ID: "bad_default_scalar", ErrContains: []string{"lookups[0]::default: must be a string, number or bool"}},
+		{ID: "bad_default_object", ErrContains: []string{"lookups[0]::default: must be an object for a json value"}},
+		{ID: "bad_on_missing_key", ErrContains: []string{`lookups[0]::on_missing_key: "drop" is not one of skip, default`}},
+		{ID: "missing_key_default_without_default", ErrContains: []string{"lookups[0]::on_missing_key: default needs a default value"}},
+		{ID: "write_no_attributes", ErrContains: []string{"writes[0]::attributes: at least one attribute"}},
+		{ID: "write_bad_ttl", ErrContains: []string{"writes[0]::ttl: must not be negative"}},
+		{ID: "write_trace_id_on_datapoint", ErrContains: []string{"writes[0]::key::trace_id: only the span, span_event and log contexts"}},
+		{ID: "bad_on_miss", ErrContains: []string{`on_miss: "sometimes" is not one of wait, async`}},
+		{ID: "bad_timeouts", ErrContains: []string{"timeout: must be positive"}},
+		{ID: "fetch_timeout_below_timeout", ErrContains: []string{"fetch_timeout: must be at least timeout"}},
+		{ID: "bad_cache", ErrContains: []string{
 			"cache::max_bytes: must not be negative",
 			"cache::ttl: must be positive",
 			"cache::negative_ttl: must not be negative",
 			"cache::refresh_after: must be 0 (off) or less than cache::ttl",
 			"cache::max_stale: must not be negative",
 		}},
-		{id: "bad_breaker", wantErr: []string{"circuit_breaker::open_duration: must be positive"}},
-		{id: "negative_breaker", wantErr: []string{"circuit_breaker::failure_threshold: must not be negative"}},
-		{id: "bad_write_queue", wantErr: []string{
+		{ID: "bad_breaker", ErrContains: []string{"circuit_breaker::open_duration: must be positive"}},
+		{ID: "negative_breaker", ErrContains: []string{"circuit_breaker::failure_threshold: must not be negative"}},
+		{ID: "bad_write_queue", ErrContains: []string{
 			"write_queue::size: must be positive",
 			"write_queue::batch_size: must be positive",
 			"write_queue::flush_interval: must be positive",
 		}},
-		{id: "bad_max_value_size", wantErr: []string{"max_value_size: must not be negative"}},
-		{id: "bad_store_id", wantErr: []string{"store"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.id, func(t *testing.T) {
-			sub, err := cm.Sub(component.NewIDWithName(metadata.Type, tt.id).String())
-			require.NoError(t, err)
-			cfg := createDefaultConfig()
-			err = sub.Unmarshal(cfg)
-			if err == nil {
-				err = confmap.Validate(cfg)
-			}
-			if tt.wantErr != nil {
-				require.Error(t, err)
-				for _, want := range tt.wantErr {
-					assert.ErrorContains(t, err, want)
-				}
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, cfg)
-		})
-	}
+		{ID: "bad_max_value_size", ErrContains: []string{"max_value_size: must not be negative"}},
+		{ID: "bad_store_id", ErrContains: []string{"store"}},
+	}, configtest.AllowUnmarshalError())
 }
 
 func TestDefaultConfigNeedsARule(t *testing.T) {
