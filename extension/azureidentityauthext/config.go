@@ -372,7 +372,12 @@ func (cfg *Config) Validate() error {
 	if cfg.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
-	errs = append(errs, validHeaderName(cfg.Header), validScheme(cfg.Scheme))
+	if err := tokencache.ValidateHeader(cfg.Header); err != nil {
+		errs = append(errs, fmt.Errorf("header: %w", err))
+	}
+	if err := tokencache.ValidateScheme(cfg.Scheme); err != nil {
+		errs = append(errs, fmt.Errorf("scheme: %w", err))
+	}
 	if cfg.Server != nil {
 		errs = append(errs, cfg.Server.validate())
 	}
@@ -555,34 +560,4 @@ func checkID(key, v string, optional bool) error {
 
 func isAlnum(r rune) bool {
 	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
-}
-
-// validHeaderName accepts an HTTP field name (RFC 9110 token).
-func validHeaderName(h string) error {
-	if h == "" {
-		return errors.New("header: must not be empty")
-	}
-	for i := 0; i < len(h); i++ {
-		if !isTchar(h[i]) {
-			return fmt.Errorf("header: %q is not a valid HTTP header name", h)
-		}
-	}
-	return nil
-}
-
-// validScheme accepts an RFC 9110 auth-scheme (a token) or "" (raw token).
-func validScheme(s string) error {
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return fmt.Errorf("scheme: %q is not a valid authentication scheme (a single word; empty sends the raw token)", s)
-		}
-	}
-	return nil
-}
-
-func isTchar(c byte) bool {
-	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -113,10 +113,10 @@ func (cfg *Config) Validate() error {
 	if cfg.Token != "" && cfg.TokenFile != "" {
 		errs = append(errs, errors.New("token and token_file: set only one of them"))
 	}
-	if err := validHeaderName(cfg.Header); err != nil {
+	if err := tokencache.ValidateHeader(cfg.Header); err != nil {
 		errs = append(errs, fmt.Errorf("header: %w", err))
 	}
-	if err := validScheme(cfg.Scheme); err != nil {
+	if err := tokencache.ValidateScheme(cfg.Scheme); err != nil {
 		errs = append(errs, fmt.Errorf("scheme: %w", err))
 	}
 	if cfg.Token != "" {
@@ -157,29 +157,6 @@ func buildConfigTokens(list []TokenConfig, scheme string) ([]namedToken, error) 
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
-}
-
-// validHeaderName accepts an HTTP field name (RFC 9110 token).
-func validHeaderName(h string) error {
-	if h == "" {
-		return errors.New("must not be empty")
-	}
-	for i := 0; i < len(h); i++ {
-		if !isTchar(h[i]) {
-			return fmt.Errorf("%q is not a valid HTTP header name", h)
-		}
-	}
-	return nil
-}
-
-// validScheme accepts an RFC 9110 auth-scheme (a token) or "" (raw token).
-func validScheme(s string) error {
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return fmt.Errorf("%q is not a valid authentication scheme (letters, digits and !#$%%&'*+-.^_`|~ only; empty sends the raw token)", s)
-		}
-	}
-	return nil
 }
 
 // checkName accepts printable ASCII without ':' (which separates name and

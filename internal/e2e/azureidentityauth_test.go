@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,15 +32,6 @@ const (
 	entraClient   = "e2e0c11e-0000-4000-8000-00000000c11e"
 	entraAudience = "api://otelcol-custom-e2e"
 )
-
-// requireComponent fails with instructions when the binary lacks a component.
-func requireComponent(t *testing.T, name string) {
-	t.Helper()
-	out, err := exec.Command(harness.CollectorBinary(t), "components").CombinedOutput()
-	require.NoError(t, err, string(out))
-	require.Contains(t, string(out), "name: "+name,
-		"the collector binary has no %s component: enable it in builder-config.yaml and run `make build`", name)
-}
 
 // azureServerConfig is collector B: OTLP gRPC and HTTP receivers that accept
 // only Entra tokens of the fake issuer for entraAudience with the
@@ -166,7 +156,7 @@ func forgedToken(t *testing.T, entra *fakeentra.Server, kid string) string {
 // telemetrygen drives A and B receives exactly what was sent. Tokens signed
 // by another key, for another audience, or none at all are refused by B.
 func TestAzureIdentityAuthEndToEnd(t *testing.T) {
-	requireComponent(t, "azureidentityauth")
+	harness.RequireComponents(t, "azureidentityauth")
 	entra, err := fakeentra.New()
 	require.NoError(t, err)
 	t.Cleanup(entra.Close) // registered first: closes after the collectors stopped

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,23 +109,7 @@ type builderModule struct {
 	GoMod string `yaml:"gomod"`
 }
 
-// componentsOutput is the output of `otelcol-custom components`.
-type componentsOutput struct {
-	Receivers  []component `yaml:"receivers"`
-	Processors []component `yaml:"processors"`
-	Exporters  []component `yaml:"exporters"`
-	Connectors []component `yaml:"connectors"`
-	Extensions []component `yaml:"extensions"`
-	Providers  []component `yaml:"providers"`
-}
-
-type component struct {
-	Name   string `yaml:"name"`
-	Scheme string `yaml:"scheme"`
-	Module string `yaml:"module"`
-}
-
-func modulesOf(list []component) []string {
+func modulesOf(list []harness.ComponentInfo) []string {
 	out := make([]string, 0, len(list))
 	for _, c := range list {
 		out = append(out, c.Module)
@@ -144,7 +127,7 @@ func gomodsOf(list []builderModule) []string {
 	return out
 }
 
-func namesOf(list []component) []string {
+func namesOf(list []harness.ComponentInfo) []string {
 	out := make([]string, 0, len(list))
 	for _, c := range list {
 		out = append(out, c.Name+c.Scheme)
@@ -162,15 +145,12 @@ func TestComponents(t *testing.T) {
 	var manifest builderConfig
 	require.NoError(t, yaml.Unmarshal(raw, &manifest))
 
-	out, err := exec.Command(harness.CollectorBinary(t), "components").Output()
-	require.NoError(t, err)
-	var got componentsOutput
-	require.NoError(t, yaml.NewDecoder(bytes.NewReader(out)).Decode(&got))
+	got := harness.BinaryComponents(t)
 
 	for _, kind := range []struct {
 		name     string
 		manifest []builderModule
-		binary   []component
+		binary   []harness.ComponentInfo
 	}{
 		{"receivers", manifest.Receivers, got.Receivers},
 		{"processors", manifest.Processors, got.Processors},
@@ -185,8 +165,8 @@ func TestComponents(t *testing.T) {
 
 	// The types the README and the default config rely on.
 	assert.Subset(t, namesOf(got.Receivers), []string{"otlp"})
-	assert.Subset(t, namesOf(got.Processors), []string{"batch", "memory_limiter"})
+	assert.Subset(t, namesOf(got.Processors), []string{"batch", "kvcache", "memory_limiter"})
 	assert.Subset(t, namesOf(got.Exporters), []string{"debug", "file", "otlp_grpc", "otlp_http"})
-	assert.Subset(t, namesOf(got.Extensions), []string{"bearerauth", "file_storage", "health_check", "zpages"})
+	assert.Subset(t, namesOf(got.Extensions), []string{"azureidentityauth", "bearerauth", "file_storage", "health_check", "memkv", "rediskv", "zpages"})
 	assert.Subset(t, namesOf(got.Providers), []string{"env", "file", "http", "https", "yaml"})
 }

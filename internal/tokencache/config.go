@@ -1,9 +1,12 @@
 package tokencache // import "github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Config is the `refresh:` block of an auth extension's configuration.
@@ -85,3 +88,25 @@ func (e oneLineErrors) Error() string {
 }
 
 func (e oneLineErrors) Unwrap() []error { return e }
+
+// ValidateHeader checks a configured header name: an HTTP field name (RFC 9110
+// token). Both auth extensions validate their `header` key with it, so the
+// rule that New enforces is stated once.
+func ValidateHeader(name string) error {
+	if name == "" {
+		return errors.New("must not be empty")
+	}
+	if !httpguts.ValidHeaderFieldName(name) {
+		return fmt.Errorf("%q is not a valid HTTP header name", name)
+	}
+	return nil
+}
+
+// ValidateScheme checks a configured auth scheme: an RFC 9110 auth-scheme (a
+// token), or "" to send the raw token.
+func ValidateScheme(scheme string) error {
+	if scheme != "" && !httpguts.ValidHeaderFieldName(scheme) {
+		return fmt.Errorf("%q is not a valid authentication scheme (letters, digits and !#$%%&'*+-.^_`|~ only; empty sends the raw token)", scheme)
+	}
+	return nil
+}

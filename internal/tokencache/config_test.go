@@ -41,3 +41,19 @@ func TestOneLineErrorsUnwrap(t *testing.T) {
 	require.ErrorIs(t, err, second)
 	require.EqualError(t, err, "first; second")
 }
+
+func TestValidateHeaderAndScheme(t *testing.T) {
+	for _, h := range []string{"Authorization", "X-Api-Key", "x-api-key"} {
+		assert.NoError(t, ValidateHeader(h), h)
+	}
+	for _, h := range []string{"", "Bad Header", "X-Api\r\nInjected", "Naïve", "a:b"} {
+		assert.Error(t, ValidateHeader(h), "%q", h)
+	}
+	for _, s := range []string{"", "Bearer", "Token", "SharedAccessSignature"} {
+		assert.NoError(t, ValidateScheme(s), s)
+	}
+	for _, s := range []string{"Bearer Token", "Bearer\t", "Bear\ner", "Bé"} {
+		assert.Error(t, ValidateScheme(s), "%q", s)
+	}
+	require.EqualError(t, ValidateHeader(""), "must not be empty")
+}

@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache/internal/metadata"
 )
@@ -105,11 +104,11 @@ func New(src Source, cfg Config, set Settings) (*Refresher, error) {
 	if header == "" {
 		header = "Authorization"
 	}
-	if !httpguts.ValidHeaderFieldName(header) {
-		return nil, fmt.Errorf("invalid header name %q", header)
+	if err := ValidateHeader(header); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
 	}
-	if set.Scheme != "" && !httpguts.ValidHeaderFieldName(set.Scheme) {
-		return nil, fmt.Errorf("invalid scheme %q: must be a single token without spaces", set.Scheme)
+	if err := ValidateScheme(set.Scheme); err != nil {
+		return nil, fmt.Errorf("scheme: %w", err)
 	}
 	logger := set.Telemetry.Logger
 	if logger == nil {
