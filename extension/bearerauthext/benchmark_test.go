@@ -24,6 +24,8 @@ import (
 	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 )
 
 // Benchmarks run side by side with contrib's bearertokenauthextension
@@ -40,12 +42,10 @@ func benchToken(i int) string {
 	return fmt.Sprintf("k%05dQ7vXw2Lr9Tz4Hn8Ym3Bc6Df1Gj5Kp0Ns-Ua_Ve", i)
 }
 
-type nopTransport struct{ resp *http.Response }
-
-func (t nopTransport) RoundTrip(*http.Request) (*http.Response, error) { return t.resp, nil }
-
-func newNopTransport() nopTransport {
-	return nopTransport{resp: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}}
+// newNopTransport is the base confighttp gives an auth RoundTripper, an
+// *http.Transport, with its network part answering at once.
+func newNopTransport() *http.Transport {
+	return authclienttest.NewTransport(authclienttest.Responder{Response: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}})
 }
 
 // benchImpl is one of the two extensions under test.

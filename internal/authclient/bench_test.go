@@ -2,6 +2,7 @@ package authclient
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
@@ -27,12 +29,6 @@ import (
 //	go test ./internal/authclient -run '^$' -bench . -benchmem -count 6 -benchtime 200ms
 
 const benchToken = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJlLXBhZGRpbmctdG8tcmVhbGlzdGljLWxlbmd0aA"
-
-// nopTransport returns a fixed response without allocating, so only the
-// adapter's own cost is measured.
-type nopTransport struct{ resp *http.Response }
-
-func (n nopTransport) RoundTrip(*http.Request) (*http.Response, error) { return n.resp, nil }
 
 func contribExtension(b *testing.B) any {
 	b.Helper()
@@ -56,44 +52,93 @@ func exporterRequest(b *testing.B) *http.Request {
 	return req
 }
 
+// BenchmarkRoundTripper runs each implementation over two bases and two kinds
+// of caller:
+//
+//   - base=transport: a real *http.Transport, as confighttp wires it, whose
+//     network part answers at once (authclienttest); base=middleware: any
+//     other base, which might edit the request, so ours copies the header map
+//     per request.
+//   - headers=same: the exporter sends the same headers on every request;
+//     headers=per_request: one header value changes on every request (a
+//     traceparent), the worst case for ours' shared header map.
+//
+// Contrib does the same work in every case.
 func BenchmarkRoundTripper(b *testing.B) {
-	base := nopTransport{resp: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}}
+	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}
+	bases := []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"transport", authclienttest.NewTransport(authclienttest.Responder{Response: resp})},
+		{"middleware", authclienttest.Responder{Response: resp}},
+	}
 	impls := []struct {
 		name string
-		rt   func(b *testing.B) http.RoundTripper
+		rt   func(b *testing.B, base http.RoundTripper) http.RoundTripper
 	}{
-		{"impl=ours", func(b *testing.B) http.RoundTripper {
+		{"ours", func(b *testing.B, base http.RoundTripper) http.RoundTripper {
 			return NewRoundTripper(base, readyHandle(b, staticSource(benchToken)))
 		}},
-		{"impl=contrib", func(b *testing.B) http.RoundTripper {
+		{"contrib", func(b *testing.B, base http.RoundTripper) http.RoundTripper {
 			rt, err := contribExtension(b).(extensionauth.HTTPClient).RoundTripper(base)
 			require.NoError(b, err)
 			return rt
 		}},
 	}
+	traceparents := make([]string, 1024)
+	for i := range traceparents {
+		traceparents[i] = fmt.Sprintf("00-%032x-%016x-01", i+1, i+1)
+	}
 	for _, impl := range impls {
-		b.Run(impl.name+"/mode=serial", func(b *testing.B) {
-			rt, req := impl.rt(b), exporterRequest(b)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := rt.RoundTrip(req); err != nil {
-					b.Fatal(err)
+		for _, base := range bases {
+			for _, perRequest := range []bool{false, true} {
+				name := "impl=" + impl.name + "/base=" + base.name + "/headers=same"
+				if perRequest {
+					name = "impl=" + impl.name + "/base=" + base.name + "/headers=per_request"
 				}
-			}
-		})
-		b.Run(impl.name+"/mode=parallel", func(b *testing.B) {
-			rt := impl.rt(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				req := exporterRequest(b)
-				for pb.Next() {
-					if _, err := rt.RoundTrip(req); err != nil {
-						b.Error(err)
-						return
+				// send sends req; with perRequest, req's traceparent value is
+				// changed in place first (allowed: the previous call returned).
+				send := func(rt http.RoundTripper, req *http.Request, i int) error {
+					if perRequest {
+						req.Header["Traceparent"][0] = traceparents[i%len(traceparents)]
 					}
+					_, err := rt.RoundTrip(req)
+					return err
 				}
-			})
-		})
+				newReq := func(b *testing.B) *http.Request {
+					req := exporterRequest(b)
+					if perRequest {
+						req.Header["Traceparent"] = []string{traceparents[0]}
+					}
+					return req
+				}
+				b.Run(name+"/mode=serial", func(b *testing.B) {
+					rt, req := impl.rt(b, base.rt), newReq(b)
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						if err := send(rt, req, i); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				})
+				b.Run(name+"/mode=parallel", func(b *testing.B) {
+					rt := impl.rt(b, base.rt)
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						req := newReq(b)
+						for i := 0; pb.Next(); i++ {
+							if err := send(rt, req, i); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				})
+			}
+		}
 	}
 }
 

@@ -1,0 +1,34 @@
+// Package authclienttest provides HTTP bases for tests and benchmarks of auth
+// RoundTrippers: a real *http.Transport, which is what confighttp puts under
+// the auth RoundTripper, with its network part replaced by a fixed response.
+package authclienttest // import "github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
+
+import (
+	"crypto/tls"
+	"net/http"
+)
+
+// NewTransport returns an *http.Transport that hands every http and https
+// request to rt instead of the network. The Transport's own request handling
+// (header validation, protocol dispatch) still runs; the dispatch goes to rt
+// registered with RegisterProtocol, the hook net/http provides for
+// alternative transports.
+func NewTransport(rt http.RoundTripper) *http.Transport {
+	t := &http.Transport{
+		// A non-nil, empty TLSNextProto keeps the Transport from installing
+		// its HTTP/2 support, which would register "https" itself.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	t.RegisterProtocol("http", rt)
+	t.RegisterProtocol("https", rt)
+	return t
+}
+
+// Responder answers every request with Response (the same value each time),
+// without allocating. Used directly it is not an *http.Transport: it stands
+// for any other base (a client middleware), about which an auth RoundTripper
+// knows nothing; NewTransport(Responder{...}) is the Transport.
+type Responder struct{ Response *http.Response }
+
+// RoundTrip returns r.Response.
+func (r Responder) RoundTrip(*http.Request) (*http.Response, error) { return r.Response, nil }

@@ -1,0 +1,35 @@
+package authclienttest
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestTransportAnswersWithoutNetwork(t *testing.T) {
+	resp := &http.Response{StatusCode: http.StatusTeapot, Body: http.NoBody}
+	tr := NewTransport(Responder{Response: resp})
+	for _, u := range []string{"http://127.0.0.1:1/v1/traces", "https://ingest.invalid/v1/logs"} {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, http.NoBody)
+		require.NoError(t, err)
+		got, err := tr.RoundTrip(req)
+		require.NoError(t, err, u)
+		assert.Same(t, resp, got, u)
+	}
+	// The Transport's own checks still run.
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://127.0.0.1:1/", http.NoBody)
+	require.NoError(t, err)
+	req.Header["Bad\nName"] = []string{"x"}
+	_, err = tr.RoundTrip(req)
+	require.ErrorContains(t, err, "invalid header")
+
+	got, err := Responder{Response: resp}.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Same(t, resp, got)
+}
