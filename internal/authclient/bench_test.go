@@ -187,9 +187,9 @@ func BenchmarkGetRequestMetadata(b *testing.B) {
 //
 // Each variant builds the outgoing request's header map: the caller's entries
 // plus the credential, without letting a downstream append write into the
-// caller's value arrays. withHeader (copy=clone_clip) is what RoundTrip does.
-// The request copy itself (one 320-byte allocation) is the same for all and
-// left out.
+// caller's value arrays. headerWith (copy=clone_clip) is what RoundTrip does
+// over a base other than *http.Transport. The request copy itself (one
+// 320-byte allocation) is the same for all and left out.
 
 var headerCopies = []struct {
 	name string
