@@ -13,6 +13,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 )
@@ -265,4 +270,34 @@ func TestRoundTripperSharedHeaderOwnsItsValues(t *testing.T) {
 	_, err := rt.RoundTrip(a)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"two"}, got[2]["X-Tenant"])
+}
+
+// baseRecorder is an auth extension that records the base confighttp gives it.
+type baseRecorder struct {
+	component.StartFunc
+	component.ShutdownFunc
+	base http.RoundTripper
+}
+
+func (r *baseRecorder) RoundTripper(base http.RoundTripper) (http.RoundTripper, error) {
+	r.base = base
+	return base, nil
+}
+
+// The shared header map is only used over an *http.Transport. This checks
+// that confighttp, at the collector release this distribution pins, gives an
+// auth extension exactly that when no client middleware is configured, so
+// the fast path is the one exporters take. If a release changes it, this
+// fails and the benchmark figures need a second look.
+func TestConfigHTTPGivesAuthExtensionATransport(t *testing.T) {
+	id := component.MustNewID("recorder")
+	rec := &baseRecorder{}
+	cfg := confighttp.NewDefaultClientConfig()
+	cfg.Endpoint = "http://127.0.0.1:1"
+	cfg.Auth = configoptional.Some(configauth.Config{AuthenticatorID: id})
+	client, err := cfg.ToClient(context.Background(), map[component.ID]component.Component{id: rec}, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	require.NotNil(t, client)
+	assert.IsType(t, &http.Transport{}, rec.base)
+	assert.True(t, readsHeadersOnly(rec.base))
 }
