@@ -88,6 +88,21 @@ func (f floorRT) RoundTrip(*http.Request) (*http.Response, error) {
 	return f.base.RoundTrip(f.prepared)
 }
 
+// copyFloorRT is the least a RoundTripper that honours the RoundTripper
+// contract can do to add a header: one shallow copy of the caller's request
+// carrying a prebuilt header map (no credential read, no header comparison).
+type copyFloorRT struct {
+	base   http.RoundTripper
+	header http.Header
+}
+
+func (f copyFloorRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r2 := new(http.Request)
+	*r2 = *req
+	r2.Header = f.header
+	return f.base.RoundTrip(r2)
+}
+
 // benchBases are the bases the RoundTrippers are benchmarked over; neither
 // touches the network:
 //   - transport: the base confighttp gives an auth RoundTripper, a real
@@ -177,6 +192,7 @@ func BenchmarkClientRoundTripper(b *testing.B) {
 		}{
 			{"ours", p.ours}, {"contrib_design", p.contrib}, {"bearerauth", p.bearer},
 			{"floor", floorRT{base: p.base, prepared: prepared}},
+			{"copy_floor", copyFloorRT{base: p.base, header: prepared.Header}},
 		} {
 			name := "base=" + base.name + "/" + peer.name
 			b.Run(name+"/serial", func(b *testing.B) {
