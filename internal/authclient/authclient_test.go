@@ -359,7 +359,7 @@ func TestRoundTripperNilHeaderAndAllocs(t *testing.T) {
 	assert.Equal(t, http.Header{"Authorization": {"Bearer tok"}}, got)
 	assert.Nil(t, req.Header)
 
-	req = exporterLikeRequest(t)
+	req = exporterRequest(t)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := rt.RoundTrip(req); err != nil {
 			t.Fatal(err)
@@ -368,11 +368,12 @@ func TestRoundTripperNilHeaderAndAllocs(t *testing.T) {
 	assert.LessOrEqual(t, allocs, 3.0, "request copy, header map, its table")
 }
 
-func exporterLikeRequest(t *testing.T) *http.Request {
+// exporterRequest looks like what the otlphttp exporter sends.
+func exporterRequest(tb testing.TB) *http.Request {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://127.0.0.1:4318/v1/traces", http.NoBody)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("User-Agent", "otelcol-custom")
+	req.Header.Set("User-Agent", "otelcol-custom/0.1.0 (linux/amd64)")
 	req.Header.Set("Content-Encoding", "gzip")
 	return req
 }

@@ -42,16 +42,6 @@ func contribExtension(b *testing.B) any {
 	return ext
 }
 
-// exporterRequest looks like what the otlphttp exporter sends.
-func exporterRequest(b *testing.B) *http.Request {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://127.0.0.1:4318/v1/traces", http.NoBody)
-	require.NoError(b, err)
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("User-Agent", "otelcol-custom/0.1.0 (linux/amd64)")
-	req.Header.Set("Content-Encoding", "gzip")
-	return req
-}
-
 // BenchmarkRoundTripper runs each implementation over two bases and two kinds
 // of caller:
 //
@@ -93,10 +83,11 @@ func BenchmarkRoundTripper(b *testing.B) {
 	for _, impl := range impls {
 		for _, base := range bases {
 			for _, perRequest := range []bool{false, true} {
-				name := "impl=" + impl.name + "/base=" + base.name + "/headers=same"
+				headers := "same"
 				if perRequest {
-					name = "impl=" + impl.name + "/base=" + base.name + "/headers=per_request"
+					headers = "per_request"
 				}
+				name := "impl=" + impl.name + "/base=" + base.name + "/headers=" + headers
 				// send sends req; with perRequest, req's traceparent value is
 				// changed in place first (allowed: the previous call returned).
 				send := func(rt http.RoundTripper, req *http.Request, i int) error {

@@ -43,7 +43,7 @@ func TestRoundTripperSharedHeaderFollowsCallerAndCredential(t *testing.T) {
 		seen = append(seen, r.Header)
 		return okResponse(r), nil
 	}), h)
-	req := exporterLikeRequest(t)
+	req := exporterRequest(t)
 	callerMap := mapPtr(req.Header)
 	send := func() http.Header {
 		t.Helper()
@@ -108,7 +108,7 @@ func TestRoundTripperSharedHeaderPerRequestValues(t *testing.T) {
 		got = r.Header
 		return okResponse(r), nil
 	}), h)
-	req := exporterLikeRequest(t)
+	req := exporterRequest(t)
 	req.Header.Set("Traceparent", "")
 	for i := range 3 * rebuildAfterMisses {
 		req.Header["Traceparent"][0] = fmt.Sprint(i % 7)
@@ -151,7 +151,7 @@ func TestRoundTripperSharedHeaderConcurrent(t *testing.T) {
 		}
 	})
 	// One request shared by every worker, as well as one of its own each.
-	shared := exporterLikeRequest(t)
+	shared := exporterRequest(t)
 	shared.Header.Set("X-Worker", "s")
 	shared.Header.Set("X-Seq", "0")
 	shared.Header.Set("X-Want", "s/0")
@@ -159,7 +159,7 @@ func TestRoundTripperSharedHeaderConcurrent(t *testing.T) {
 	var workers sync.WaitGroup
 	for w := range 32 {
 		workers.Go(func() {
-			req := exporterLikeRequest(t)
+			req := exporterRequest(t)
 			for i := range 300 {
 				if resp, err := rt.RoundTrip(shared); assert.NoError(t, err) {
 					_ = resp.Body.Close()
@@ -238,7 +238,7 @@ func TestRoundTripperSharedHeaderAllocs(t *testing.T) {
 	h := readyHandle(t, newRotatingSource("tok"))
 	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}
 	rt := NewRoundTripper(readOnlyFunc(func(*http.Request) (*http.Response, error) { return resp, nil }), h)
-	req := exporterLikeRequest(t)
+	req := exporterRequest(t)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := rt.RoundTrip(req); err != nil {
 			t.Fatal(err)
@@ -257,7 +257,7 @@ func TestRoundTripperSharedHeaderOwnsItsValues(t *testing.T) {
 		got = append(got, r.Header)
 		return okResponse(r), nil
 	}), h)
-	a, b := exporterLikeRequest(t), exporterLikeRequest(t)
+	a, b := exporterRequest(t), exporterRequest(t)
 	a.Header.Set("X-Tenant", "one")
 	b.Header.Set("X-Tenant", "one")
 	for _, req := range []*http.Request{a, b} {
