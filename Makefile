@@ -38,6 +38,8 @@ E2E_TIMEOUT  ?= 10m
 # make bench BENCH=RoundTripper BENCH_PKGS=./extension/bearerauthext/... BENCH_COUNT=10
 BENCH           ?= .
 BENCH_PKGS      ?= ./...
+# packages of the bench/ module (side-by-side peer benchmarks), relative to bench/
+BENCH_PEER_PKGS ?= ./...
 BENCH_COUNT     ?= 6
 BENCH_OUT       ?= bench.out
 BENCHSTAT_FLAGS ?=
@@ -115,6 +117,7 @@ lint:
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./internal/e2e/...
+	cd bench && $(GO) vet ./...
 
 # check-dist runs before build: build regenerates dist/ and would hide stale sources.
 test: install-test-tools lint check-dist build unit bench-smoke e2e
@@ -122,14 +125,17 @@ test: install-test-tools lint check-dist build unit bench-smoke e2e
 unit:
 	$(call timed,unit tests,$(GO) test -race -timeout $(TEST_TIMEOUT) ./...)
 
+# Both modules: the product's own benchmarks and the side-by-side peer benchmarks in bench/.
 bench-smoke:
-	$(call timed,benchmarks (1x),$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./...)
+	$(call timed,benchmarks (1x),$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./... \
+		&& (cd bench && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./...))
 
 e2e: build install-telemetrygen
 	$(call timed,e2e tests,OTELCOL_CUSTOM_BINARY=$(CURDIR)/$(BINARY) TELEMETRYGEN=$(TELEMETRYGEN) \
 		$(GO) test -race -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./internal/e2e/...)
 
 bench: install-benchstat
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m $(BENCH_PKGS) | tee $(BENCH_OUT)
+	{ $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m $(BENCH_PKGS); \
+	  cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m $(BENCH_PEER_PKGS); } | tee $(BENCH_OUT)
 	@echo; echo "raw output: $(BENCH_OUT)"; echo
 	$(BENCHSTAT) $(BENCHSTAT_FLAGS) $(BENCH_OUT)
