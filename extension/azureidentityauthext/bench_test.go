@@ -1,19 +1,17 @@
 package azureidentityauthext
 
-// Benchmarks side by side in one run:
-//
-//   - client: our RoundTripper / GetRequestMetadata (served from the tokencache
-//     handle) vs the design contrib's azure_auth extension uses (every request
-//     calls credential.GetToken, served from azidentity's own cache) vs the
-//     bearerauth extension's client path (the floor: same core, static token);
-//   - server: validating an Entra JWT with our validator (warm key set, with
-//     and without the validated-token cache) vs a plain go-oidc verifier.
+// Client benchmarks side by side in one run: our RoundTripper /
+// GetRequestMetadata (served from the tokencache handle) vs the design
+// contrib's azure_auth extension uses (every request calls
+// credential.GetToken, served from azidentity's own cache) vs the bearerauth
+// extension's client path (same core, static token), with floor rows. The
+// server validator against go-oidc lives in the bench module
+// (bench/authbench, BenchmarkServerValidate).
 //
 // Run: go test ./extension/azureidentityauthext/ -run '^$' -bench . -benchmem -count 6
 
 import (
 	"context"
-	"crypto"
 	"fmt"
 	"net/http"
 	"testing"
@@ -23,7 +21,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/extension/extensiontest"
@@ -75,32 +72,6 @@ type clientPeers struct {
 	bearerMD              credentials.PerRPCCredentials
 	base                  http.RoundTripper
 	token                 string
-}
-
-// floorRT is the reference no implementation can beat: no auth work at all,
-// the base alone sending a request that already carries the same token.
-type floorRT struct {
-	base     http.RoundTripper
-	prepared *http.Request
-}
-
-func (f floorRT) RoundTrip(*http.Request) (*http.Response, error) {
-	return f.base.RoundTrip(f.prepared)
-}
-
-// copyFloorRT is the least a RoundTripper that honours the RoundTripper
-// contract can do to add a header: one shallow copy of the caller's request
-// carrying a prebuilt header map (no credential read, no header comparison).
-type copyFloorRT struct {
-	base   http.RoundTripper
-	header http.Header
-}
-
-func (f copyFloorRT) RoundTrip(req *http.Request) (*http.Response, error) {
-	r2 := new(http.Request)
-	*r2 = *req
-	r2.Header = f.header
-	return f.base.RoundTrip(r2)
 }
 
 // benchBases are the bases the RoundTrippers are benchmarked over; neither
@@ -191,8 +162,8 @@ func BenchmarkClientRoundTripper(b *testing.B) {
 			rt   http.RoundTripper
 		}{
 			{"ours", p.ours}, {"contrib_design", p.contrib}, {"bearerauth", p.bearer},
-			{"floor", floorRT{base: p.base, prepared: prepared}},
-			{"copy_floor", copyFloorRT{base: p.base, header: prepared.Header}},
+			{"floor", authclienttest.Floor{Base: p.base, Prepared: prepared}},
+			{"copy_floor", authclienttest.CopyFloor{Base: p.base, Header: prepared.Header}},
 		} {
 			name := "base=" + base.name + "/" + peer.name
 			b.Run(name+"/serial", func(b *testing.B) {
@@ -238,63 +209,6 @@ func BenchmarkClientGetRequestMetadata(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := peer.creds.GetRequestMetadata(ctx); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
-}
-
-// BenchmarkServerValidate: one valid Entra v2 token, keys already fetched.
-// ours_cached is the steady state (the same token on every request);
-// ours_uncached verifies the signature every time, like go-oidc.
-func BenchmarkServerValidate(b *testing.B) {
-	f, ca := testEntra(b)
-	tok := issue(b, f, validClaims())
-	headers := bearer(tok)
-	ctx := context.Background()
-
-	cached := startedServer(b, serverConfig(f, ca, apiAudience))
-	uncachedCfg := serverConfig(f, ca, apiAudience)
-	uncachedCfg.Server.TokenCacheSize = 0
-	uncached := startedServer(b, uncachedCfg)
-	verifier := oidc.NewVerifier(f.Issuer(tenantA),
-		&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{f.CurrentPublicKey()}},
-		&oidc.Config{ClientID: apiAudience, SupportedSigningAlgs: []string{oidc.RS256}})
-	oidcAuth := func(ctx context.Context, h map[string][]string) error {
-		_, err := verifier.Verify(ctx, h["Authorization"][0][len("Bearer "):])
-		return err
-	}
-	for _, peer := range []struct {
-		name string
-		auth func(context.Context, map[string][]string) error
-	}{
-		{"ours_cached", func(ctx context.Context, h map[string][]string) error {
-			_, err := cached.Authenticate(ctx, h)
-			return err
-		}},
-		{"ours_uncached", func(ctx context.Context, h map[string][]string) error {
-			_, err := uncached.Authenticate(ctx, h)
-			return err
-		}},
-		{"go-oidc", oidcAuth},
-	} {
-		require.NoError(b, peer.auth(ctx, headers), peer.name)
-		b.Run(peer.name+"/serial", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := peer.auth(ctx, headers); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(peer.name+"/parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := peer.auth(ctx, headers); err != nil {
 						b.Error(err)
 						return
 					}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"slices"
-	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -24,20 +22,9 @@ const maxDrain = 64 << 10
 // NewRoundTripper returns an http.RoundTripper that sends each request through
 // base with the handle's header set.
 //
-// It honours the RoundTripper contract: the caller's *http.Request and its
-// Header map are never modified. The request is copied shallowly (one
-// allocation) and given a header map holding the caller's entries plus the
-// credential. It is cheaper than req.Clone, which also deep-copies the URL,
-// trailers and values. Where that map comes from depends on base:
-//
-//   - base is an *http.Transport, which only reads a request's header map
-//     (confighttp puts the auth RoundTripper directly over it when no client
-//     middleware is configured): the map is built once per credential and
-//     caller header set and shared, read-only, by every request whose header
-//     map has the same contents. Exporters send the same few headers on every
-//     request, so the hot path is a comparison and no map allocation.
-//   - any other base (a middleware might edit its request in place): each
-//     request gets a map of its own (see headerWith).
+// The caller's *http.Request and its Header map are never modified (the
+// RoundTripper contract): each request is a shallow copy carrying a copy of
+// the caller's header map plus the credential (see headerWith).
 //
 // Before the first credential exists the request waits at most the handle's
 // InitialWait (or its context), then fails with an error: the exporter's retry
@@ -52,18 +39,12 @@ func NewRoundTripper(base http.RoundTripper, h *tokencache.Handle) http.RoundTri
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &roundTripper{base: base, h: h, shareHeaders: readsHeadersOnly(base)}
+	return &roundTripper{base: base, h: h}
 }
 
 type roundTripper struct {
 	base http.RoundTripper
 	h    *tokencache.Handle
-
-	// shareHeaders: base never writes to a request's header map, so tmpl may
-	// be handed to it (and, through resp.Request, back to the caller).
-	shareHeaders bool
-	tmpl         atomic.Pointer[headerTemplate]
-	misses       atomic.Uint32
 }
 
 func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -75,7 +56,7 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	resp, err := rt.base.RoundTrip(rt.withHeader(req, e))
+	resp, err := rt.base.RoundTrip(withHeader(req, e))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -87,7 +68,7 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if werr != nil {
 		return resp, nil
 	}
-	r2 := rt.withHeader(req, e2)
+	r2 := withHeader(req, e2)
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
 		body, gerr := req.GetBody()
 		if gerr != nil {
@@ -102,93 +83,20 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rt.base.RoundTrip(r2)
 }
 
-// withHeader returns a shallow copy of req whose Header holds the caller's
-// entries plus the credential header.
-func (rt *roundTripper) withHeader(req *http.Request, e *tokencache.Entry) *http.Request {
+// withHeader returns a shallow copy of req (req.Clone would also deep-copy the
+// URL and trailers, which are never modified here) whose Header is
+// headerWith(req.Header, e).
+func withHeader(req *http.Request, e *tokencache.Entry) *http.Request {
 	r2 := new(http.Request)
 	*r2 = *req
-	r2.Header = rt.header(req.Header, e)
+	r2.Header = headerWith(req.Header, e)
 	return r2
 }
 
-// rebuildAfterMisses bounds the cost of callers whose headers differ on every
-// request (a per-request traceparent, say): the shared map is rebuilt from
-// the current request at most once per this many misses, and the other misses
-// copy as headerWith does.
-const rebuildAfterMisses = 32
-
-func (rt *roundTripper) header(h http.Header, e *tokencache.Entry) http.Header {
-	if !rt.shareHeaders {
-		return headerWith(h, e)
-	}
-	t := rt.tmpl.Load()
-	if t != nil && t.entry == e && t.matches(h) {
-		return t.out
-	}
-	// A new credential rebuilds at once: it is shared by every later request.
-	if t == nil || t.entry != e || rt.misses.Add(1)%rebuildAfterMisses == 0 {
-		t = newHeaderTemplate(h, e)
-		rt.tmpl.Store(t)
-		return t.out
-	}
-	return headerWith(h, e)
-}
-
-// headerTemplate is immutable once published.
-type headerTemplate struct {
-	entry *tokencache.Entry
-	// keys and values are a deep copy of the caller's header the template was
-	// built from, as slices: checking a request against them is a lookup per
-	// key in the request's map, cheaper than iterating over that map. They
-	// are never handed out, so a caller reusing its own header map or value
-	// arrays later cannot change them.
-	keys   []string
-	values [][]string
-	// out is the caller's header plus the credential: what base receives.
-	out http.Header
-}
-
-func newHeaderTemplate(h http.Header, e *tokencache.Entry) *headerTemplate {
-	src := h.Clone() // copies the values too
-	if src == nil {
-		src = http.Header{}
-	}
-	t := &headerTemplate{entry: e, out: headerWith(src, e)}
-	for k, v := range src {
-		t.keys = append(t.keys, k)
-		t.values = append(t.values, v)
-	}
-	return t
-}
-
-// matches reports whether h holds exactly the template's keys and values. It
-// does not allocate.
-func (t *headerTemplate) matches(h http.Header) bool {
-	if len(h) != len(t.keys) {
-		return false
-	}
-	for i, k := range t.keys {
-		v, ok := h[k]
-		if !ok || !slices.Equal(v, t.values[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// readsHeadersOnly reports whether base is known never to write to a
-// request's header map. net/http's Transport only reads it (in Go 1.26,
-// transport.go and h2_bundle.go edit response headers, never request ones).
-func readsHeadersOnly(base http.RoundTripper) bool {
-	_, ok := base.(*http.Transport)
-	return ok
-}
-
-// headerWith copies h and sets the credential header in the copy. maps.Clone
-// copies the hash table as is (no rehashing), which is cheaper than inserting
-// entry by entry; value slices with spare capacity are then clipped to
-// len == cap so that an append downstream copies instead of writing into the
-// caller's array. Alternatives are measured in BenchmarkHeaderCopy.
+// headerWith copies h and sets the credential header in the copy. Value
+// slices are clipped to len == cap, so an append downstream copies instead of
+// writing into the caller's array; that makes maps.Clone as safe as
+// http.Header.Clone, one allocation cheaper (BenchmarkHeaderCopy).
 func headerWith(h http.Header, e *tokencache.Entry) http.Header {
 	c := maps.Clone(h)
 	if c == nil {
@@ -216,11 +124,8 @@ func closeBody(req *http.Request) {
 // NewPerRPCCredentials returns gRPC per-RPC credentials that read the handle on
 // every call.
 //
-// GetRequestMetadata returns the Entry's prebuilt Metadata map itself: no
-// allocation. The map is shared and read-only. gRPC only reads it: in
-// google.golang.org/grpc v1.85.0, internal/transport/http2_client.go
-// (getTrAuthData, getCallAuthData) ranges over the returned map and copies each
-// pair into a map of its own. Callers must not modify it.
+// GetRequestMetadata returns the Entry's prebuilt Metadata map itself, shared
+// and read-only: gRPC only reads it (docs/design.md, "Why handles only read cached state").
 //
 // Before the first credential exists it waits as Handle.Wait does and then
 // fails with codes.Unavailable, which gRPC passes through and the exporter

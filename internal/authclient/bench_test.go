@@ -2,7 +2,6 @@ package authclient
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -11,176 +10,26 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/extension/extensionauth"
-	"go.opentelemetry.io/collector/extension/extensiontest"
-	"google.golang.org/grpc/credentials"
 
-	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
-// Benchmarks compare our adapters with contrib's bearertokenauthextension
-// v0.165.1 (its real RoundTripper and PerRPCCredentials, static token), in one
-// run. Run:
+// Design benchmarks: the alternatives behind two choices of this package,
+// measured side by side. The comparison with contrib's bearertokenauthextension
+// lives in the bench module (bench/authbench). Run:
 //
 //	go test ./internal/authclient -run '^$' -bench . -benchmem -count 6 -benchtime 200ms
 
 const benchToken = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJlLXBhZGRpbmctdG8tcmVhbGlzdGljLWxlbmd0aA"
 
-func contribExtension(b *testing.B) any {
-	b.Helper()
-	f := bearertokenauthextension.NewFactory()
-	cfg := f.CreateDefaultConfig().(*bearertokenauthextension.Config)
-	cfg.BearerToken = benchToken
-	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
-	require.NoError(b, err)
-	require.NoError(b, ext.Start(context.Background(), componenttest.NewNopHost()))
-	b.Cleanup(func() { require.NoError(b, ext.Shutdown(context.Background())) })
-	return ext
-}
-
-// BenchmarkRoundTripper runs each implementation over two bases and two kinds
-// of caller:
-//
-//   - base=transport: a real *http.Transport, as confighttp wires it, whose
-//     network part answers at once (authclienttest); base=middleware: any
-//     other base, which might edit the request, so ours copies the header map
-//     per request.
-//   - headers=same: the exporter sends the same headers on every request;
-//     headers=per_request: one header value changes on every request (a
-//     traceparent), the worst case for ours' shared header map.
-//
-// Contrib does the same work in every case.
-func BenchmarkRoundTripper(b *testing.B) {
-	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}
-	bases := []struct {
-		name string
-		rt   http.RoundTripper
-	}{
-		{"transport", authclienttest.NewTransport(authclienttest.Responder{Response: resp})},
-		{"middleware", authclienttest.Responder{Response: resp}},
-	}
-	impls := []struct {
-		name string
-		rt   func(b *testing.B, base http.RoundTripper) http.RoundTripper
-	}{
-		{"ours", func(b *testing.B, base http.RoundTripper) http.RoundTripper {
-			return NewRoundTripper(base, readyHandle(b, staticSource(benchToken)))
-		}},
-		{"contrib", func(b *testing.B, base http.RoundTripper) http.RoundTripper {
-			rt, err := contribExtension(b).(extensionauth.HTTPClient).RoundTripper(base)
-			require.NoError(b, err)
-			return rt
-		}},
-	}
-	traceparents := make([]string, 1024)
-	for i := range traceparents {
-		traceparents[i] = fmt.Sprintf("00-%032x-%016x-01", i+1, i+1)
-	}
-	for _, impl := range impls {
-		for _, base := range bases {
-			for _, perRequest := range []bool{false, true} {
-				headers := "same"
-				if perRequest {
-					headers = "per_request"
-				}
-				name := "impl=" + impl.name + "/base=" + base.name + "/headers=" + headers
-				// send sends req; with perRequest, req's traceparent value is
-				// changed in place first (allowed: the previous call returned).
-				send := func(rt http.RoundTripper, req *http.Request, i int) error {
-					if perRequest {
-						req.Header["Traceparent"][0] = traceparents[i%len(traceparents)]
-					}
-					_, err := rt.RoundTrip(req)
-					return err
-				}
-				newReq := func(b *testing.B) *http.Request {
-					req := exporterRequest(b)
-					if perRequest {
-						req.Header["Traceparent"] = []string{traceparents[0]}
-					}
-					return req
-				}
-				b.Run(name+"/mode=serial", func(b *testing.B) {
-					rt, req := impl.rt(b, base.rt), newReq(b)
-					b.ReportAllocs()
-					i := 0
-					for b.Loop() {
-						if err := send(rt, req, i); err != nil {
-							b.Fatal(err)
-						}
-						i++
-					}
-				})
-				b.Run(name+"/mode=parallel", func(b *testing.B) {
-					rt := impl.rt(b, base.rt)
-					b.ReportAllocs()
-					b.RunParallel(func(pb *testing.PB) {
-						req := newReq(b)
-						for i := 0; pb.Next(); i++ {
-							if err := send(rt, req, i); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				})
-			}
-		}
-	}
-}
-
-func BenchmarkGetRequestMetadata(b *testing.B) {
-	impls := []struct {
-		name  string
-		creds func(b *testing.B) credentials.PerRPCCredentials
-	}{
-		{"impl=ours", func(b *testing.B) credentials.PerRPCCredentials {
-			return NewPerRPCCredentials(readyHandle(b, staticSource(benchToken)), true)
-		}},
-		{"impl=contrib", func(b *testing.B) credentials.PerRPCCredentials {
-			c, err := contribExtension(b).(extensionauth.GRPCClient).PerRPCCredentials()
-			require.NoError(b, err)
-			return c
-		}},
-	}
-	ctx := context.Background()
-	aud := []string{"https://127.0.0.1:4317/opentelemetry.proto.collector.trace.v1.TraceService"}
-	for _, impl := range impls {
-		b.Run(impl.name+"/mode=serial", func(b *testing.B) {
-			c := impl.creds(b)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.GetRequestMetadata(ctx, aud...); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(impl.name+"/mode=parallel", func(b *testing.B) {
-			c := impl.creds(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := c.GetRequestMetadata(ctx, aud...); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
-}
-
 // --- Design benchmark: how RoundTrip copies the caller's header map. ---
 //
 // Each variant builds the outgoing request's header map: the caller's entries
 // plus the credential, without letting a downstream append write into the
-// caller's value arrays. headerWith (copy=clone_clip) is what RoundTrip does
-// over a base other than *http.Transport. The request copy itself (one
-// 320-byte allocation) is the same for all and left out.
+// caller's value arrays. headerWith (copy=clone_clip) is what RoundTrip does.
+// The request copy itself (one 320-byte allocation) is the same for all and
+// left out.
 
 var headerCopies = []struct {
 	name string

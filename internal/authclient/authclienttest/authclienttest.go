@@ -32,3 +32,30 @@ type Responder struct{ Response *http.Response }
 
 // RoundTrip returns r.Response.
 func (r Responder) RoundTrip(*http.Request) (*http.Response, error) { return r.Response, nil }
+
+// Floor is the reference no auth RoundTripper can beat in a benchmark: Base
+// alone, sending Prepared (a request already carrying the credential) whatever
+// it is given.
+type Floor struct {
+	Base     http.RoundTripper
+	Prepared *http.Request
+}
+
+// RoundTrip sends f.Prepared through f.Base.
+func (f Floor) RoundTrip(*http.Request) (*http.Response, error) { return f.Base.RoundTrip(f.Prepared) }
+
+// CopyFloor is the least a RoundTripper honouring the RoundTripper contract
+// can do to add a header: one shallow copy of the caller's request carrying
+// the prebuilt Header (no credential read, no header copy).
+type CopyFloor struct {
+	Base   http.RoundTripper
+	Header http.Header
+}
+
+// RoundTrip sends a shallow copy of req with f.Header through f.Base.
+func (f CopyFloor) RoundTrip(req *http.Request) (*http.Response, error) {
+	r2 := new(http.Request)
+	*r2 = *req
+	r2.Header = f.Header
+	return f.Base.RoundTrip(r2)
+}

@@ -33,3 +33,26 @@ func TestTransportAnswersWithoutNetwork(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, resp, got)
 }
+
+func TestFloors(t *testing.T) {
+	var got *http.Request
+	base := rtFunc(func(r *http.Request) (*http.Response, error) { got = r; return nil, nil })
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://127.0.0.1:1/", http.NoBody)
+	require.NoError(t, err)
+	prepared := req.Clone(context.Background())
+	prepared.Header.Set("Authorization", "Bearer x")
+
+	_, err = Floor{Base: base, Prepared: prepared}.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Same(t, prepared, got)
+
+	_, err = CopyFloor{Base: base, Header: prepared.Header}.RoundTrip(req)
+	require.NoError(t, err)
+	assert.NotSame(t, req, got)
+	assert.Equal(t, "Bearer x", got.Header.Get("Authorization"))
+	assert.Empty(t, req.Header, "the caller's request is untouched")
+}
+
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
