@@ -107,8 +107,8 @@ func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) erro
 		}
 		e.src.cred, e.src.info = cred, info
 		if e.cfg.ManagedIdentity == nil && e.cfg.AzureCLI == nil {
-			// (managed identity: MSAL's cache is process-wide, a new
-			// credential would not bypass it; Azure CLI: no cache.)
+			// A new credential bypasses azidentity's cache, except for these
+			// two kinds (docs/design.md, "azidentity's token cache").
 			e.src.rebuild = func() (azcore.TokenCredential, error) {
 				c, _, err := e.cfg.newCredential(httpClient)
 				return c, err

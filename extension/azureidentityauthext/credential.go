@@ -220,19 +220,17 @@ type credentialSource struct {
 	timeout time.Duration
 	info    credentialInfo
 	// rebuild makes a new credential with an empty token cache (nil: not
-	// possible, e.g. managed identity, whose cache is process-wide in MSAL).
+	// possible for this kind).
 	rebuild func() (azcore.TokenCredential, error)
 	last    string // the token returned by the previous Fetch
 }
 
 var _ tokencache.Source = (*credentialSource)(nil)
 
-// Fetch gets a token. azidentity keeps its own cache and returns the cached
-// token until 5 minutes before expiry (or its RefreshOn). When the Refresher
-// asks earlier (an early refresh after an HTTP 401, or refresh::before_expiry
-// above 5 minutes) and gets the token it already has, the credential is
-// rebuilt once, which gets a new token from Entra ID: the refresher, not
-// azidentity's cache, decides when a token is replaced.
+// Fetch gets a token. When it gets the token it already has (azidentity's
+// cache answered an early refresh), the credential is rebuilt once so that
+// the Refresher, not that cache, decides when a token is replaced
+// (docs/design.md, "azidentity's token cache").
 func (s *credentialSource) Fetch(ctx context.Context) (tokencache.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -251,10 +249,9 @@ func (s *credentialSource) Fetch(ctx context.Context) (tokencache.Token, error) 
 	return tokencache.Token{Value: at.Token, Expiry: at.ExpiresOn, RefreshAt: at.RefreshOn}, nil
 }
 
-// fetchError names the credential (kind, tenant, client id) and the scopes.
-// azidentity's errors carry Entra's response (AADSTS code and description)
-// and never the client secret or certificate password, which are only in the
-// request body or never sent.
+// fetchError names the credential (kind, tenant, client id) and the scopes,
+// and wraps azidentity's error, which carries Entra's response and no secret
+// (docs/design.md, "azidentity's token cache").
 func fetchError(ctx context.Context, info credentialInfo, scopes []string, err error) error {
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("%s: token request for %s timed out: %w", info, strings.Join(scopes, " "), err)

@@ -46,10 +46,9 @@ type discoveryDoc struct {
 // demand when a token names an unknown kid, at most once per minRefetch.
 // Lookups are an atomic load and a map read.
 //
-// Hand-written rather than go-oidc's RemoteKeySet: that one re-fetches the
-// JWKS on every unknown kid without a rate limit (a stream of forged kids
-// would hammer the issuer), never refreshes in the background, and cannot
-// carry Entra's v1/v2 and multi-tenant issuer set. go-jose parses the keys.
+// Hand-written because go-oidc's RemoteKeySet has no re-fetch rate limit, no
+// background refresh and no multi-issuer support (docs/design.md, "Entra
+// signing keys"). go-jose parses the keys.
 type keySet struct {
 	client       *http.Client
 	docURLs      []string // discovery documents; the first is required

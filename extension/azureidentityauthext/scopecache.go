@@ -19,7 +19,7 @@ const (
 	// scopeCacheSize bounds the tokens cached for other scopes/tenants.
 	scopeCacheSize = 256
 	// scopeRefreshLead is how long before expiry a cached token is dropped
-	// (at most half its lifetime), matching azidentity's own 5 minutes.
+	// (at most half its lifetime); the same lead azidentity uses.
 	scopeRefreshLead = 5 * time.Minute
 )
 
