@@ -26,6 +26,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"google.golang.org/grpc/credentials"
 
@@ -132,7 +133,7 @@ func setupClientPeers(b *testing.B, base http.RoundTripper) clientPeers {
 	f.SetTokenLifetime(time.Hour)
 
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, _, _ := started(b, cfg)
 	_, err := ext.handle.Wait(context.Background())
 	require.NoError(b, err)
@@ -258,7 +259,7 @@ func BenchmarkServerValidate(b *testing.B) {
 
 	cached := startedServer(b, serverConfig(f, ca, apiAudience))
 	uncachedCfg := serverConfig(f, ca, apiAudience)
-	uncachedCfg.Server.TokenCacheSize = 0
+	uncachedCfg.Server.Get().TokenCacheSize = 0
 	uncached := startedServer(b, uncachedCfg)
 	verifier := oidc.NewVerifier(f.Issuer(tenantA),
 		&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{f.CurrentPublicKey()}},
