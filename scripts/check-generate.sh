@@ -20,19 +20,18 @@ if ! (cd "$out" && "$go" generate ./...) >"$out/.generate.log" 2>&1; then
 fi
 
 dirs=$(cd "$root" && find . -name metadata.yaml -not -path './dist/*' -not -path './.git/*' -not -path './internal/tools/*' -not -path './bench/*' -printf '%h\n' | sort)
-status=0
+stale=()
 for d in $dirs; do
 	d=${d#./}
-	if ! grep -qs '^//go:generate .*mdatagen' "$root/$d"/doc.go; then
+	if ! grep -qs '^//go:generate .*mdatagen' "$root/$d/doc.go"; then
 		echo "check-generate: $d/doc.go has no //go:generate line for mdatagen" >&2
-		status=1
-	fi
-	if ! diff -ru "$root/$d" "$out/$d" >&2; then
-		status=1
+		stale+=("$d")
+	elif ! diff -ru "$root/$d" "$out/$d" >&2; then
+		stale+=("$d")
 	fi
 done
-if [[ $status -ne 0 ]]; then
-	echo "check-generate: mdatagen output is stale: run 'make generate' and commit the result" >&2
+(( ${#stale[@]} == 0 )) || {
+	echo "check-generate: stale mdatagen output in ${stale[*]}: run 'make generate' and commit the result" >&2
 	exit 1
-fi
+}
 echo "check-generate: mdatagen output matches every metadata.yaml"
