@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/internal/configtest"
@@ -129,4 +132,18 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "server_bad_allowed_tenant", ErrContains: []string{"server::allowed_tenants[0]"}},
 		{ID: "server_negative_cache", ErrContains: []string{"server::token_cache_size"}},
 	})
+}
+
+// An empty server block counts as set and carries the documented defaults.
+func TestServerBlockDefaults(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.False(t, cfg.Server.HasValue())
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"server": nil}).Unmarshal(cfg))
+	require.True(t, cfg.Server.HasValue())
+	assert.Equal(t, ServerConfig{
+		ClockSkew:              time.Minute,
+		KeysRefreshInterval:    time.Hour,
+		KeysMinRefetchInterval: 30 * time.Second,
+		TokenCacheSize:         4096,
+	}, *cfg.Server.Get())
 }
