@@ -3,11 +3,11 @@
 #
 #   make run        build dist/otelcol-custom and run it on config/config.yaml (foreground)
 #   make build      build dist/otelcol-custom with OCB (regenerates dist/ sources first)
-#   make test       everything CI runs: lint, dist check, unit + integration tests (-race),
+#   make test       everything CI runs: lint, generate and dist checks, unit + integration tests (-race),
 #                   every benchmark once, e2e tests against the real binary
 #   make bench      benchmarks with -count, raw output in $(BENCH_OUT), benchstat table
 #   make lint       gofmt + go vet
-#   make generate   mdatagen for every metadata.yaml, then OCB sources in dist/
+#   make generate   go generate (mdatagen for every metadata.yaml), then OCB sources in dist/
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -91,19 +91,22 @@ install-test-tools: install-builder install-telemetrygen install-redis
 
 ## --- build and run -----------------------------------------------------------------------
 
-.PHONY: build run generate check-dist
+.PHONY: build run generate check-generate check-dist
 build: install-builder
 	$(call timed,build,$(BUILDER) --config builder-config.yaml)
 
 run: build
 	$(BINARY) --config $(CONFIG)
 
+# Each metadata.yaml has a doc.go beside it with
+# //go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml
 generate: install-builder
-	@for f in $$(find . -name metadata.yaml -not -path './dist/*' -not -path './.git/*' -not -path './internal/tools/*' | sort); do \
-		echo "mdatagen $$f"; \
-		(cd internal/tools && $(GO) tool mdatagen "$(CURDIR)/$${f#./}"); \
-	done
+	$(GO) generate ./...
 	$(BUILDER) --config builder-config.yaml --skip-compilation
+
+# Fails when the committed mdatagen output differs from what `go generate` makes now.
+check-generate:
+	GO=$(GO) ./scripts/check-generate.sh
 
 # Fails when the committed dist/ sources differ from what OCB generates now.
 check-dist: install-builder
@@ -120,7 +123,7 @@ lint:
 	cd bench && $(GO) vet ./...
 
 # check-dist runs before build: build regenerates dist/ and would hide stale sources.
-test: install-test-tools lint check-dist build unit bench-smoke e2e
+test: install-test-tools lint check-generate check-dist build unit bench-smoke e2e
 
 unit:
 	$(call timed,unit tests,$(GO) test -race -timeout $(TEST_TIMEOUT) ./...)

@@ -106,7 +106,7 @@ func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) erro
 			return fmt.Errorf("%s: %w", e.set.ID, err)
 		}
 		e.src.cred, e.src.info = cred, info
-		if e.cfg.ManagedIdentity == nil && e.cfg.AzureCLI == nil {
+		if !e.cfg.ManagedIdentity.HasValue() && !e.cfg.AzureCLI.HasValue() {
 			// A new credential bypasses azidentity's cache, except for these
 			// two kinds (docs/design.md, "azidentity's token cache").
 			e.src.rebuild = func() (azcore.TokenCredential, error) {
@@ -126,7 +126,7 @@ func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) erro
 			return err
 		}
 	}
-	if e.cfg.Server != nil {
+	if e.cfg.Server.HasValue() {
 		if err := e.startServer(host, httpClient); err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) erro
 }
 
 func (e *azureIdentityAuth) startServer(host component.Host, httpClient *http.Client) error {
-	s := e.cfg.Server
+	s := e.cfg.Server.Get()
 	var docs []string
 	fixed := ""
 	if s.Issuer != "" {
@@ -227,7 +227,7 @@ func (e *azureIdentityAuth) PerRPCCredentials() (credentials.PerRPCCredentials, 
 func (e *azureIdentityAuth) Authenticate(ctx context.Context, headers map[string][]string) (context.Context, error) {
 	v := e.validator.Load()
 	if v == nil {
-		if e.cfg.Server == nil {
+		if !e.cfg.Server.HasValue() {
 			return ctx, refuse(reasonNotConfigured, "%s has no server block: it does not authenticate incoming requests", e.set.ID)
 		}
 		return ctx, refuse(reasonNotConfigured, "%s is not started", e.set.ID)
@@ -287,8 +287,8 @@ func (e *azureIdentityAuth) ownScopes(opts policy.TokenRequestOptions) bool {
 
 func (e *azureIdentityAuth) ownTenant() string {
 	switch {
-	case e.cfg.ServicePrincipal != nil:
-		return e.cfg.ServicePrincipal.TenantID
+	case e.cfg.ServicePrincipal.HasValue():
+		return e.cfg.ServicePrincipal.Get().TenantID
 	case e.src != nil && e.src.info.tenantID != "":
 		return e.src.info.tenantID
 	}

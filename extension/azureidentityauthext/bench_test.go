@@ -23,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"google.golang.org/grpc/credentials"
 
@@ -103,7 +104,7 @@ func setupClientPeers(b *testing.B, base http.RoundTripper) clientPeers {
 	f.SetTokenLifetime(time.Hour)
 
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, _, _ := started(b, cfg)
 	_, err := ext.handle.Wait(context.Background())
 	require.NoError(b, err)

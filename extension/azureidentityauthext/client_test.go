@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
@@ -45,7 +46,7 @@ func checkServes(t *testing.T, f *fakeentra.Server, ca string, ext *azureIdentit
 
 	// A server for that tenant and audience accepts it over HTTP.
 	scfg := serverConfig(f, ca, monitorAud)
-	scfg.Server.TenantID = tenant
+	scfg.Server.Get().TenantID = tenant
 	srv, _, _ := started(t, scfg)
 	b := newBackend(t, srv)
 	rt, err := ext.RoundTripper(http.DefaultTransport)
@@ -68,7 +69,7 @@ func TestServicePrincipalSecret(t *testing.T) {
 	f, ca := testEntra(t)
 	f.AddClientSecret(tenantA, clientA, secretA)
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, _, logs := started(t, cfg)
 	checkServes(t, f, ca, ext, tenantA, clientA)
 	assert.Equal(t, int64(1), f.Counts().TokenIssued, "one token fetched in the background, every request served from it")
@@ -80,7 +81,7 @@ func TestServicePrincipalCertificatePEM(t *testing.T) {
 	cert, path := newClientCert(t)
 	f.AddClientCertificate(tenantA, clientA, cert)
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientCertificatePath: path}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientCertificatePath: path})
 	ext, _, _ := started(t, cfg)
 	checkServes(t, f, ca, ext, tenantA, clientA)
 }
@@ -96,9 +97,9 @@ func TestServicePrincipalCertificatePKCS12(t *testing.T) {
 	f, ca := testEntra(t)
 	f.AddClientCertificate(tenantA, clientA, certs[0])
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{
 		TenantID: tenantA, ClientID: clientA, ClientCertificatePath: path, ClientCertificatePassword: password,
-	}
+	})
 	ext, _, logs := started(t, cfg)
 	checkServes(t, f, ca, ext, tenantA, clientA)
 	assertNoSecret(t, logs, password)
@@ -116,10 +117,10 @@ func TestServicePrincipalCertificateErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := clientConfig(f, ca)
-			cfg.ServicePrincipal = &ServicePrincipalConfig{
+			cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{
 				TenantID: tenantA, ClientID: clientA, ClientCertificatePath: tc.path,
 				ClientCertificatePassword: configopaque.String(tc.password),
-			}
+			})
 			_, _, _, err := start(t, cfg)
 			require.Error(t, err)
 			for _, w := range tc.want {
@@ -141,7 +142,7 @@ func TestServicePrincipalUnregisteredCertificate(t *testing.T) {
 	_, otherPath := newClientCert(t)
 	cfg := clientConfig(f, ca)
 	cfg.Refresh.InitialWait = 300 * time.Millisecond
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientCertificatePath: otherPath}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientCertificatePath: otherPath})
 	ext, host, _ := started(t, cfg)
 	_, err := mustPerRPC(t, ext).GetRequestMetadata(context.Background())
 	require.Error(t, err)
@@ -162,7 +163,7 @@ func TestWorkloadIdentity(t *testing.T) {
 			require.NoError(t, os.WriteFile(tokenFile, []byte(assertion), 0o600))
 
 			cfg := clientConfig(f, ca)
-			cfg.WorkloadIdentity = &WorkloadIdentityConfig{}
+			cfg.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{})
 			if fromEnv {
 				t.Setenv(envTenantID, tenantA)
 				t.Setenv(envClientID, clientA)
@@ -171,7 +172,7 @@ func TestWorkloadIdentity(t *testing.T) {
 				t.Setenv(envTenantID, "")
 				t.Setenv(envClientID, "")
 				t.Setenv(envFederatedTokenFile, "")
-				cfg.WorkloadIdentity = &WorkloadIdentityConfig{TenantID: tenantA, ClientID: clientA, TokenFile: tokenFile}
+				cfg.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{TenantID: tenantA, ClientID: clientA, TokenFile: tokenFile})
 			}
 			ext, _, logs := started(t, cfg)
 			checkServes(t, f, ca, ext, tenantA, clientA)
@@ -186,7 +187,7 @@ func TestWorkloadIdentityMissingEnvironment(t *testing.T) {
 	t.Setenv(envClientID, clientA)
 	t.Setenv(envFederatedTokenFile, "")
 	cfg := clientConfig(f, ca)
-	cfg.WorkloadIdentity = &WorkloadIdentityConfig{}
+	cfg.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{})
 	_, _, _, err := start(t, cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "workload_identity::tenant_id (or $AZURE_TENANT_ID)")
@@ -205,7 +206,7 @@ func TestWorkloadIdentityWrongSubject(t *testing.T) {
 	require.NoError(t, os.WriteFile(tokenFile, []byte(assertion), 0o600))
 	cfg := clientConfig(f, ca)
 	cfg.Refresh.InitialWait = 300 * time.Millisecond
-	cfg.WorkloadIdentity = &WorkloadIdentityConfig{TenantID: tenantA, ClientID: clientA, TokenFile: tokenFile}
+	cfg.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{TenantID: tenantA, ClientID: clientA, TokenFile: tokenFile})
 	ext, _, _ := started(t, cfg)
 	_, err = mustPerRPC(t, ext).GetRequestMetadata(context.Background())
 	require.Error(t, err)
@@ -242,7 +243,7 @@ func TestManagedIdentity(t *testing.T) {
 			before := mi.Issued()
 			cfg := clientConfig(f, ca)
 			mic := tc.cfg
-			cfg.ManagedIdentity = &mic
+			cfg.ManagedIdentity = configoptional.Some(mic)
 			ext, _, _ := started(t, cfg)
 			checkServes(t, f, ca, ext, tenantA, tc.appID)
 			assert.Equal(t, tc.want, mi.Last())
@@ -261,7 +262,7 @@ func TestManagedIdentityUnreachable(t *testing.T) {
 	mi.Close() // nothing listens any more: connection refused
 	cfg := clientConfig(f, ca)
 	cfg.Refresh.InitialWait = 300 * time.Millisecond
-	cfg.ManagedIdentity = &ManagedIdentityConfig{ClientID: clientA}
+	cfg.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{ClientID: clientA})
 	// MSAL caches managed identity tokens process-wide: a scope no other test
 	// uses makes sure this one is not served from that cache.
 	cfg.Scopes = []string{"https://unreachable.example/.default"}
@@ -290,7 +291,7 @@ func TestDefaultCredential(t *testing.T) {
 	t.Setenv("AZURE_CLIENT_ID", clientA)
 	t.Setenv("AZURE_CLIENT_SECRET", secretA)
 	cfg := clientConfig(f, ca)
-	cfg.Default = &DefaultCredentialConfig{}
+	cfg.Default = configoptional.Some(DefaultCredentialConfig{})
 	ext, _, logs := started(t, cfg)
 	checkServes(t, f, ca, ext, tenantA, clientA)
 	assertNoSecret(t, logs, secretA)
@@ -311,7 +312,7 @@ func TestAzureCLI(t *testing.T) {
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	cfg := clientConfig(f, ca)
-	cfg.AzureCLI = &AzureCLIConfig{TenantID: tenantA}
+	cfg.AzureCLI = configoptional.Some(AzureCLIConfig{TenantID: tenantA})
 	ext, _, _ := started(t, cfg)
 	checkServes(t, f, ca, ext, tenantA, clientA)
 	calls, err := os.ReadFile(filepath.Join(dir, "calls"))
@@ -331,7 +332,7 @@ func TestServicePrincipalErrorsSurfaceOnce(t *testing.T) {
 			f.AddClientSecret(tenantA, clientA, secretA)
 			cfg := clientConfig(f, ca)
 			cfg.Refresh.InitialWait = 200 * time.Millisecond
-			cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tc.tenant, ClientID: clientA, ClientSecret: configopaque.String(tc.secret)}
+			cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tc.tenant, ClientID: clientA, ClientSecret: configopaque.String(tc.secret)})
 			ext, host, logs := started(t, cfg)
 			rt, err := ext.RoundTripper(http.DefaultTransport)
 			require.NoError(t, err)
@@ -358,7 +359,7 @@ func TestTokenCredentialOtherScopes(t *testing.T) {
 	f.AddClientSecret(tenantA, clientA, secretA)
 	f.SetTokenLifetime(time.Hour)
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, _, _ := started(t, cfg)
 	ctx := context.Background()
 	_, err := ext.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{defaultScope}})
@@ -403,7 +404,7 @@ func TestClientOnlyRefusesAsServer(t *testing.T) {
 	f, ca := testEntra(t)
 	f.AddClientSecret(tenantA, clientA, secretA)
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, _, _ := started(t, cfg)
 	_, err := ext.Authenticate(context.Background(), map[string][]string{"Authorization": {"Bearer x"}})
 	require.ErrorContains(t, err, "no server block")

@@ -9,23 +9,14 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
-	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
 const (
-	defaultHeader  = "Authorization"
-	defaultScheme  = "Bearer"
-	defaultScope   = "https://monitor.azure.com/.default"
-	defaultTimeout = 30 * time.Second
-
-	defaultClockSkew              = time.Minute
-	defaultKeysRefreshInterval    = time.Hour
-	defaultKeysMinRefetchInterval = 30 * time.Second
-	defaultTokenCacheSize         = 4096
-	maxClockSkew                  = 10 * time.Minute
+	maxClockSkew = 10 * time.Minute
 
 	cloudPublic     = "AzurePublic"
 	cloudGovernment = "AzureGovernment"
@@ -43,26 +34,27 @@ const (
 )
 
 // Config configures the azureidentityauth extension. An instance is a client
-// (exactly one credential kind), a server (the server block), or both.
+// (exactly one credential kind), a server (the server block), or both. A
+// block is set when its key is written, even empty (`managed_identity:`).
 type Config struct {
 	// ManagedIdentity authenticates as the Azure managed identity of the host:
 	// system-assigned by default, user-assigned with one of its ids.
-	ManagedIdentity *ManagedIdentityConfig `mapstructure:"managed_identity"`
+	ManagedIdentity configoptional.Optional[ManagedIdentityConfig] `mapstructure:"managed_identity"`
 
 	// WorkloadIdentity authenticates with a federated Kubernetes service
 	// account token (AKS workload identity).
-	WorkloadIdentity *WorkloadIdentityConfig `mapstructure:"workload_identity"`
+	WorkloadIdentity configoptional.Optional[WorkloadIdentityConfig] `mapstructure:"workload_identity"`
 
 	// ServicePrincipal authenticates an app registration with a client secret
 	// or a client certificate.
-	ServicePrincipal *ServicePrincipalConfig `mapstructure:"service_principal"`
+	ServicePrincipal configoptional.Optional[ServicePrincipalConfig] `mapstructure:"service_principal"`
 
 	// Default uses azidentity's DefaultAzureCredential chain (environment,
 	// workload identity, managed identity, Azure CLI, Azure Developer CLI).
-	Default *DefaultCredentialConfig `mapstructure:"default"`
+	Default configoptional.Optional[DefaultCredentialConfig] `mapstructure:"default"`
 
 	// AzureCLI uses the account logged in to the Azure CLI (developer machines).
-	AzureCLI *AzureCLIConfig `mapstructure:"azure_cli"`
+	AzureCLI configoptional.Optional[AzureCLIConfig] `mapstructure:"azure_cli"`
 
 	// Scopes are the scopes of the token the client sends. Default
 	// ["https://monitor.azure.com/.default"]. managed_identity and azure_cli
@@ -115,7 +107,7 @@ type Config struct {
 
 	// Server enables extensionauth.Server: incoming requests must carry an
 	// Entra-issued JWT that this block accepts.
-	Server *ServerConfig `mapstructure:"server"`
+	Server configoptional.Optional[ServerConfig] `mapstructure:"server"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -233,101 +225,24 @@ type ServerConfig struct {
 	_ struct{}
 }
 
-var (
-	_ component.Config    = (*Config)(nil)
-	_ confmap.Unmarshaler = (*Config)(nil)
-)
-
-func createDefaultConfig() component.Config {
-	return &Config{
-		Scopes:                   []string{defaultScope},
-		Timeout:                  defaultTimeout,
-		Refresh:                  tokencache.NewDefaultConfig(),
-		RequireTransportSecurity: true,
-		Header:                   defaultHeader,
-		Scheme:                   defaultScheme,
-	}
-}
-
-// Unmarshal makes a credential kind written without settings
-// (`managed_identity:` or `default:`, a null value in YAML) count as set, and
-// fills the server block's defaults.
-func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
-	if err := conf.Unmarshal(cfg); err != nil {
-		return err
-	}
-	raw := conf.ToStringMap()
-	if _, ok := raw[kindManagedIdentity]; ok && cfg.ManagedIdentity == nil {
-		cfg.ManagedIdentity = &ManagedIdentityConfig{}
-	}
-	if _, ok := raw[kindWorkloadIdentity]; ok && cfg.WorkloadIdentity == nil {
-		cfg.WorkloadIdentity = &WorkloadIdentityConfig{}
-	}
-	if _, ok := raw[kindServicePrincipal]; ok && cfg.ServicePrincipal == nil {
-		cfg.ServicePrincipal = &ServicePrincipalConfig{}
-	}
-	if _, ok := raw[kindDefault]; ok && cfg.Default == nil {
-		cfg.Default = &DefaultCredentialConfig{}
-	}
-	if _, ok := raw[kindAzureCLI]; ok && cfg.AzureCLI == nil {
-		cfg.AzureCLI = &AzureCLIConfig{}
-	}
-	if _, ok := raw["server"]; ok {
-		if cfg.Server == nil {
-			cfg.Server = &ServerConfig{}
-		}
-		srv, err := conf.Sub("server")
-		if err != nil {
-			return err
-		}
-		cfg.Server.setDefaults(srv)
-	}
-	return nil
-}
-
-// setDefaults fills the keys the user did not set (an explicit 0 stays 0).
-func (s *ServerConfig) setDefaults(conf *confmap.Conf) {
-	if !conf.IsSet("clock_skew") {
-		s.ClockSkew = defaultClockSkew
-	}
-	if !conf.IsSet("keys_refresh_interval") {
-		s.KeysRefreshInterval = defaultKeysRefreshInterval
-	}
-	if !conf.IsSet("keys_min_refetch_interval") {
-		s.KeysMinRefetchInterval = defaultKeysMinRefetchInterval
-	}
-	if !conf.IsSet("token_cache_size") {
-		s.TokenCacheSize = defaultTokenCacheSize
-	}
-}
-
-// NewServerConfig returns a server block with the defaults set, for code that
-// builds a Config without unmarshaling (tests, programmatic use).
-func NewServerConfig() *ServerConfig {
-	return &ServerConfig{
-		ClockSkew:              defaultClockSkew,
-		KeysRefreshInterval:    defaultKeysRefreshInterval,
-		KeysMinRefetchInterval: defaultKeysMinRefetchInterval,
-		TokenCacheSize:         defaultTokenCacheSize,
-	}
-}
+var _ component.Config = (*Config)(nil)
 
 // kinds returns the configured credential kinds, in config order.
 func (cfg *Config) kinds() []string {
 	var k []string
-	if cfg.ManagedIdentity != nil {
+	if cfg.ManagedIdentity.HasValue() {
 		k = append(k, kindManagedIdentity)
 	}
-	if cfg.WorkloadIdentity != nil {
+	if cfg.WorkloadIdentity.HasValue() {
 		k = append(k, kindWorkloadIdentity)
 	}
-	if cfg.ServicePrincipal != nil {
+	if cfg.ServicePrincipal.HasValue() {
 		k = append(k, kindServicePrincipal)
 	}
-	if cfg.Default != nil {
+	if cfg.Default.HasValue() {
 		k = append(k, kindDefault)
 	}
-	if cfg.AzureCLI != nil {
+	if cfg.AzureCLI.HasValue() {
 		k = append(k, kindAzureCLI)
 	}
 	return k
@@ -343,25 +258,25 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	kinds := cfg.kinds()
 	switch {
-	case len(kinds) == 0 && cfg.Server == nil:
+	case len(kinds) == 0 && !cfg.Server.HasValue():
 		errs = append(errs, errors.New("nothing to do: configure one credential kind (managed_identity, workload_identity, service_principal, default or azure_cli) for the client, and/or server"))
 	case len(kinds) > 1:
 		errs = append(errs, fmt.Errorf("%s: configure exactly one credential kind, found %d", strings.Join(kinds, " and "), len(kinds)))
 	}
-	if cfg.ManagedIdentity != nil {
-		errs = append(errs, cfg.ManagedIdentity.validate())
+	if cfg.ManagedIdentity.HasValue() {
+		errs = append(errs, cfg.ManagedIdentity.Get().validate())
 	}
-	if cfg.WorkloadIdentity != nil {
-		errs = append(errs, cfg.WorkloadIdentity.validate())
+	if cfg.WorkloadIdentity.HasValue() {
+		errs = append(errs, cfg.WorkloadIdentity.Get().validate())
 	}
-	if cfg.ServicePrincipal != nil {
-		errs = append(errs, cfg.ServicePrincipal.validate())
+	if cfg.ServicePrincipal.HasValue() {
+		errs = append(errs, cfg.ServicePrincipal.Get().validate())
 	}
-	if cfg.Default != nil {
-		errs = append(errs, checkTenant(kindDefault+"::tenant_id", cfg.Default.TenantID, true))
+	if cfg.Default.HasValue() {
+		errs = append(errs, checkTenant(kindDefault+"::tenant_id", cfg.Default.Get().TenantID, true))
 	}
-	if cfg.AzureCLI != nil {
-		errs = append(errs, checkTenant(kindAzureCLI+"::tenant_id", cfg.AzureCLI.TenantID, true))
+	if cfg.AzureCLI.HasValue() {
+		errs = append(errs, checkTenant(kindAzureCLI+"::tenant_id", cfg.AzureCLI.Get().TenantID, true))
 	}
 	errs = append(errs, cfg.validateScopes(), cfg.validateAuthority())
 	for i, t := range cfg.AdditionallyAllowedTenants {
@@ -378,8 +293,8 @@ func (cfg *Config) Validate() error {
 	if err := tokencache.ValidateScheme(cfg.Scheme); err != nil {
 		errs = append(errs, fmt.Errorf("scheme: %w", err))
 	}
-	if cfg.Server != nil {
-		errs = append(errs, cfg.Server.validate())
+	if cfg.Server.HasValue() {
+		errs = append(errs, cfg.Server.Get().validate())
 	}
 	return errors.Join(errs...)
 }
@@ -438,7 +353,7 @@ func (cfg *Config) validateScopes() error {
 			errs = append(errs, fmt.Errorf("scopes[%d]: %q is not a valid scope (no spaces or quotes)", i, s))
 		}
 	}
-	if len(cfg.Scopes) > 1 && (cfg.ManagedIdentity != nil || cfg.AzureCLI != nil) {
+	if len(cfg.Scopes) > 1 && (cfg.ManagedIdentity.HasValue() || cfg.AzureCLI.HasValue()) {
 		errs = append(errs, fmt.Errorf("scopes: %s takes exactly one scope, found %d", cfg.kinds()[0], len(cfg.Scopes)))
 	}
 	return errors.Join(errs...)

@@ -5,7 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/internal/configtest"
@@ -23,30 +27,30 @@ func TestLoadConfig(t *testing.T) {
 		f(c)
 		return c
 	}
-	server := func(f func(*ServerConfig)) *ServerConfig {
-		s := NewServerConfig()
+	server := func(f func(*ServerConfig)) configoptional.Optional[ServerConfig] {
+		s := createDefaultConfig().(*Config).Server.GetOrInsertDefault()
 		f(s)
-		return s
+		return configoptional.Some(*s)
 	}
 
 	configtest.Run(t, filepath.Join("testdata", "config.yaml"), metadata.Type, NewFactory().CreateDefaultConfig, []configtest.Case{
-		{ID: "managed_identity_system", Expected: withDefaults(func(c *Config) { c.ManagedIdentity = &ManagedIdentityConfig{} })},
+		{ID: "managed_identity_system", Expected: withDefaults(func(c *Config) { c.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{}) })},
 		{ID: "managed_identity_client_id", Expected: withDefaults(func(c *Config) {
-			c.ManagedIdentity = &ManagedIdentityConfig{ClientID: testClient}
+			c.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{ClientID: testClient})
 			c.Scopes = []string{"https://ingest.monitor.azure.com/.default"}
 		})},
 		{ID: "managed_identity_resource_id", Expected: withDefaults(func(c *Config) {
-			c.ManagedIdentity = &ManagedIdentityConfig{ResourceID: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/otel"}
+			c.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{ResourceID: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/otel"})
 		})},
 		{ID: "managed_identity_object_id", Expected: withDefaults(func(c *Config) {
-			c.ManagedIdentity = &ManagedIdentityConfig{ObjectID: "99999999-8888-7777-6666-555555555555"}
+			c.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{ObjectID: "99999999-8888-7777-6666-555555555555"})
 		})},
-		{ID: "workload_identity_env", Expected: withDefaults(func(c *Config) { c.WorkloadIdentity = &WorkloadIdentityConfig{} })},
+		{ID: "workload_identity_env", Expected: withDefaults(func(c *Config) { c.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{}) })},
 		{ID: "workload_identity", Expected: withDefaults(func(c *Config) {
-			c.WorkloadIdentity = &WorkloadIdentityConfig{TenantID: testTenant, ClientID: testClient, TokenFile: "/var/run/secrets/azure/tokens/azure-identity-token"}
+			c.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{TenantID: testTenant, ClientID: testClient, TokenFile: "/var/run/secrets/azure/tokens/azure-identity-token"})
 		})},
 		{ID: "service_principal_secret", Expected: withDefaults(func(c *Config) {
-			c.ServicePrincipal = &ServicePrincipalConfig{TenantID: testTenant, ClientID: testClient, ClientSecret: "not-a-real-secret"}
+			c.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: testTenant, ClientID: testClient, ClientSecret: "not-a-real-secret"})
 			c.Cloud = "AzureGovernment"
 			c.AdditionallyAllowedTenants = []string{"*"}
 			c.Header = "X-Api-Token"
@@ -58,26 +62,26 @@ func TestLoadConfig(t *testing.T) {
 			}
 		})},
 		{ID: "service_principal_certificate", Expected: withDefaults(func(c *Config) {
-			c.ServicePrincipal = &ServicePrincipalConfig{
+			c.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{
 				TenantID: "contoso.onmicrosoft.com", ClientID: testClient,
 				ClientCertificatePath: "/etc/otel/sp.pfx", ClientCertificatePassword: "not-a-real-password", SendCertificateChain: true,
-			}
+			})
 			c.AuthorityHost = "https://login.example.internal/"
 			c.DisableInstanceDiscovery = true
 			c.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: "/etc/otel/private-ca.pem"}}
 			c.RequireTransportSecurity = false
 		})},
-		{ID: "default", Expected: withDefaults(func(c *Config) { c.Default = &DefaultCredentialConfig{} })},
+		{ID: "default", Expected: withDefaults(func(c *Config) { c.Default = configoptional.Some(DefaultCredentialConfig{}) })},
 		{ID: "default_tenant", Expected: withDefaults(func(c *Config) {
-			c.Default = &DefaultCredentialConfig{TenantID: testTenant}
+			c.Default = configoptional.Some(DefaultCredentialConfig{TenantID: testTenant})
 			c.Cloud = "AzureChina"
 		})},
-		{ID: "azure_cli", Expected: withDefaults(func(c *Config) { c.AzureCLI = &AzureCLIConfig{Subscription: "my-subscription"} })},
+		{ID: "azure_cli", Expected: withDefaults(func(c *Config) { c.AzureCLI = configoptional.Some(AzureCLIConfig{Subscription: "my-subscription"}) })},
 		{ID: "server_tenant", Expected: withDefaults(func(c *Config) {
 			c.Server = server(func(s *ServerConfig) { s.TenantID = testTenant; s.Audiences = []string{"api://otel-gateway"} })
 		})},
 		{ID: "server_multi_tenant", Expected: withDefaults(func(c *Config) {
-			c.Server = &ServerConfig{
+			c.Server = configoptional.Some(ServerConfig{
 				TenantID:               "organizations",
 				Audiences:              []string{"api://otel-gateway", "22222222-3333-4444-5555-666666666666"},
 				AllowedTenants:         []string{testTenant, "11111111-0000-0000-0000-000000000000"},
@@ -87,7 +91,7 @@ func TestLoadConfig(t *testing.T) {
 				KeysRefreshInterval:    6 * time.Hour,
 				KeysMinRefetchInterval: time.Minute,
 				TokenCacheSize:         0,
-			}
+			})
 		})},
 		{ID: "server_issuer", Expected: withDefaults(func(c *Config) {
 			c.Server = server(func(s *ServerConfig) {
@@ -96,7 +100,7 @@ func TestLoadConfig(t *testing.T) {
 			})
 		})},
 		{ID: "client_and_server", Expected: withDefaults(func(c *Config) {
-			c.ManagedIdentity = &ManagedIdentityConfig{}
+			c.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{})
 			c.Server = server(func(s *ServerConfig) { s.TenantID = testTenant; s.Audiences = []string{"api://otel-gateway"} })
 		})},
 
@@ -128,4 +132,18 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "server_bad_allowed_tenant", ErrContains: []string{"server::allowed_tenants[0]"}},
 		{ID: "server_negative_cache", ErrContains: []string{"server::token_cache_size"}},
 	})
+}
+
+// An empty server block counts as set and carries the documented defaults.
+func TestServerBlockDefaults(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.False(t, cfg.Server.HasValue())
+	require.NoError(t, confmap.NewFromStringMap(map[string]any{"server": nil}).Unmarshal(cfg))
+	require.True(t, cfg.Server.HasValue())
+	assert.Equal(t, ServerConfig{
+		ClockSkew:              time.Minute,
+		KeysRefreshInterval:    time.Hour,
+		KeysMinRefetchInterval: 30 * time.Second,
+		TokenCacheSize:         4096,
+	}, *cfg.Server.Get())
 }

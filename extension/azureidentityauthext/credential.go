@@ -94,27 +94,27 @@ func (ci credentialInfo) String() string {
 func (cfg *Config) newCredential(transport *http.Client) (azcore.TokenCredential, credentialInfo, error) {
 	opts := cfg.clientOptions(transport)
 	switch {
-	case cfg.ManagedIdentity != nil:
-		return newManagedIdentity(cfg.ManagedIdentity, opts)
-	case cfg.WorkloadIdentity != nil:
+	case cfg.ManagedIdentity.HasValue():
+		return newManagedIdentity(cfg.ManagedIdentity.Get(), opts)
+	case cfg.WorkloadIdentity.HasValue():
 		return cfg.newWorkloadIdentity(opts)
-	case cfg.ServicePrincipal != nil:
+	case cfg.ServicePrincipal.HasValue():
 		return cfg.newServicePrincipal(opts)
-	case cfg.Default != nil:
-		ci := credentialInfo{kind: kindDefault, tenantID: cfg.Default.TenantID}
+	case cfg.Default.HasValue():
+		ci := credentialInfo{kind: kindDefault, tenantID: cfg.Default.Get().TenantID}
 		c, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
 			ClientOptions:              opts,
 			AdditionallyAllowedTenants: cfg.AdditionallyAllowedTenants,
 			DisableInstanceDiscovery:   cfg.DisableInstanceDiscovery,
-			TenantID:                   cfg.Default.TenantID,
+			TenantID:                   cfg.Default.Get().TenantID,
 		})
 		return c, ci, wrapInit(ci, err)
-	case cfg.AzureCLI != nil:
-		ci := credentialInfo{kind: kindAzureCLI, tenantID: cfg.AzureCLI.TenantID}
+	case cfg.AzureCLI.HasValue():
+		ci := credentialInfo{kind: kindAzureCLI, tenantID: cfg.AzureCLI.Get().TenantID}
 		c, err := azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{
 			AdditionallyAllowedTenants: cfg.AdditionallyAllowedTenants,
-			Subscription:               cfg.AzureCLI.Subscription,
-			TenantID:                   cfg.AzureCLI.TenantID,
+			Subscription:               cfg.AzureCLI.Get().Subscription,
+			TenantID:                   cfg.AzureCLI.Get().TenantID,
 		})
 		return c, ci, wrapInit(ci, err)
 	}
@@ -137,7 +137,7 @@ func newManagedIdentity(mi *ManagedIdentityConfig, opts azcore.ClientOptions) (a
 }
 
 func (cfg *Config) newWorkloadIdentity(opts azcore.ClientOptions) (azcore.TokenCredential, credentialInfo, error) {
-	w := *cfg.WorkloadIdentity
+	w := *cfg.WorkloadIdentity.Get()
 	var missing []string
 	fill := func(v *string, env, key string) {
 		if *v == "" {
@@ -170,7 +170,7 @@ func (cfg *Config) newWorkloadIdentity(opts azcore.ClientOptions) (azcore.TokenC
 }
 
 func (cfg *Config) newServicePrincipal(opts azcore.ClientOptions) (azcore.TokenCredential, credentialInfo, error) {
-	sp := cfg.ServicePrincipal
+	sp := cfg.ServicePrincipal.Get()
 	ci := credentialInfo{kind: kindServicePrincipal, tenantID: sp.TenantID, clientID: sp.ClientID}
 	if sp.ClientSecret != "" {
 		c, err := azidentity.NewClientSecretCredential(sp.TenantID, sp.ClientID, string(sp.ClientSecret),

@@ -15,4 +15,4 @@
 // optionally roles and scopes.
 package azureidentityauthext // import "github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
 
-//go:generate sh -c "cd ../../internal/tools && go tool mdatagen ../../extension/azureidentityauthext/metadata.yaml"
+//go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml

@@ -39,7 +39,7 @@ func fuzzKey(t testing.TB) *rsa.PrivateKey {
 // staticValidator validates against fixed keys: no network, no refetch.
 func staticValidator(t testing.TB, pub *rsa.PublicKey, tokenCache int) *validator {
 	t.Helper()
-	s := NewServerConfig()
+	s := createDefaultConfig().(*Config).Server.GetOrInsertDefault()
 	s.TenantID = tenantA
 	s.Audiences = []string{apiAudience}
 	s.KeysMinRefetchInterval = time.Hour

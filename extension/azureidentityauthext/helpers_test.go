@@ -79,10 +79,10 @@ func serverConfig(f *fakeentra.Server, caFile string, audiences ...string) *Conf
 	cfg.AuthorityHost = f.AuthorityHost()
 	cfg.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: caFile}}
 	cfg.Timeout = 5 * time.Second
-	cfg.Server = NewServerConfig()
-	cfg.Server.TenantID = tenantA
-	cfg.Server.Audiences = audiences
-	cfg.Server.KeysMinRefetchInterval = 0
+	cfg.Server.GetOrInsertDefault()
+	cfg.Server.Get().TenantID = tenantA
+	cfg.Server.Get().Audiences = audiences
+	cfg.Server.Get().KeysMinRefetchInterval = 0
 	return cfg
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configoptional"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest/observer"
@@ -95,7 +97,7 @@ func (l *load) finish(t *testing.T) {
 // an expired token fails.
 func strictServer(t *testing.T, f *fakeentra.Server, ca string) *azureIdentityAuth {
 	scfg := serverConfig(f, ca, monitorAud)
-	scfg.Server.ClockSkew = 0
+	scfg.Server.Get().ClockSkew = 0
 	srv, _, _ := started(t, scfg)
 	waitKeys(t, srv)
 	return srv
@@ -109,7 +111,7 @@ func spClient(t *testing.T, f *fakeentra.Server, ca string, tune func(*Config)) 
 func spClientLogs(t *testing.T, f *fakeentra.Server, ca string, tune func(*Config)) (*azureIdentityAuth, *observer.ObservedLogs) {
 	f.AddClientSecret(tenantA, clientA, secretA)
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	if tune != nil {
 		tune(cfg)
 	}
@@ -271,7 +273,7 @@ func TestShutdownDuringHangingFetch(t *testing.T) {
 	require.NoError(t, f.SetFailure(fakeentra.FailHang, fakeentra.EndpointToken))
 	cfg := clientConfig(f, ca)
 	cfg.Timeout = time.Hour
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, err := newExtension(cfg, extensionSettings(t))
 	require.NoError(t, err)
 	require.NoError(t, ext.Start(context.Background(), newStatusHost()))

@@ -145,10 +145,10 @@ func signWith(t testing.TB, key *rsa.PrivateKey, kid string, claims any) string 
 func TestServerRefusals(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.RequiredRoles = []string{"Telemetry.Write"}
+	cfg.Server.Get().RequiredRoles = []string{"Telemetry.Write"}
 	srv := startedServer(t, cfg)
 	strictScopes := serverConfig(f, ca, apiAudience)
-	strictScopes.Server.RequiredScopes = []string{"Telemetry.Send"}
+	strictScopes.Server.Get().RequiredScopes = []string{"Telemetry.Send"}
 	scopeSrv := startedServer(t, strictScopes)
 
 	valid := issue(t, f, validClaims())
@@ -237,7 +237,7 @@ func TestServerRefusals(t *testing.T) {
 func TestServerCachedTokenExpires(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.ClockSkew = 0
+	cfg.Server.Get().ClockSkew = 0
 	srv := startedServer(t, cfg)
 	c := validClaims()
 	c.Expiry = time.Now().Add(1500 * time.Millisecond)
@@ -286,7 +286,7 @@ func TestServerKeyRotation(t *testing.T) {
 func TestServerUnknownKidRateLimited(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.KeysMinRefetchInterval = time.Hour
+	cfg.Server.Get().KeysMinRefetchInterval = time.Hour
 	srv := startedServer(t, cfg)
 	jwks := f.Counts().JWKS
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -310,8 +310,8 @@ func TestServerUnknownKidRateLimited(t *testing.T) {
 func TestServerKeysRefreshedInBackground(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.KeysRefreshInterval = 100 * time.Millisecond
-	cfg.Server.KeysMinRefetchInterval = time.Hour
+	cfg.Server.Get().KeysRefreshInterval = 100 * time.Millisecond
+	cfg.Server.Get().KeysMinRefetchInterval = time.Hour
 	srv := startedServer(t, cfg)
 	kid, err := f.RotateKey()
 	require.NoError(t, err)
@@ -324,7 +324,7 @@ func TestServerIssuerUnavailable(t *testing.T) {
 	f, ca := testEntra(t)
 	require.NoError(t, f.SetFailure(fakeentra.Fail500, fakeentra.EndpointAll))
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.KeysRefreshInterval = 200 * time.Millisecond
+	cfg.Server.Get().KeysRefreshInterval = 200 * time.Millisecond
 	srv, host, _ := started(t, cfg)
 	tok := issue(t, f, validClaims())
 	require.Eventually(t, func() bool { return len(host.errors()) == 1 }, 5*time.Second, 10*time.Millisecond)
@@ -343,8 +343,8 @@ func TestServerIssuerUnavailable(t *testing.T) {
 func TestServerMultiTenant(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.TenantID = "organizations"
-	cfg.Server.AllowedTenants = []string{tenantA, tenantB}
+	cfg.Server.Get().TenantID = "organizations"
+	cfg.Server.Get().AllowedTenants = []string{tenantA, tenantB}
 	srv := startedServer(t, cfg)
 	for _, tenant := range []string{tenantA, tenantB} {
 		for _, v1 := range []bool{false, true} {
@@ -368,8 +368,8 @@ func TestServerMultiTenant(t *testing.T) {
 func TestServerExplicitIssuer(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.TenantID = ""
-	cfg.Server.Issuer = f.Issuer(tenantA)
+	cfg.Server.Get().TenantID = ""
+	cfg.Server.Get().Issuer = f.Issuer(tenantA)
 	srv := startedServer(t, cfg)
 	_, err := srv.Authenticate(context.Background(), bearer(issue(t, f, validClaims())))
 	require.NoError(t, err)
@@ -384,8 +384,8 @@ func TestServerExplicitIssuer(t *testing.T) {
 func TestServerIssuerMismatchInDiscovery(t *testing.T) {
 	f, ca := testEntra(t)
 	cfg := serverConfig(f, ca, apiAudience)
-	cfg.Server.TenantID = ""
-	cfg.Server.Issuer = f.URL() + "/" + tenantA + "/v2.0/"
+	cfg.Server.Get().TenantID = ""
+	cfg.Server.Get().Issuer = f.URL() + "/" + tenantA + "/v2.0/"
 	srv, host, _ := started(t, cfg)
 	require.Eventually(t, func() bool { return len(host.errors()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	assert.Contains(t, host.errors()[0].Error(), "not the configured server::issuer")

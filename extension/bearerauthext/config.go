@@ -11,18 +11,10 @@ import (
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
-const (
-	defaultHeader = "Authorization"
-	defaultScheme = "Bearer"
-
-	defaultTokensFileReloadInterval = time.Minute
-
-	// maxTokenLength bounds every token, configured or presented. A presented
-	// header longer than this is refused before its bytes are even looked at, and
-	// the bound is a constant, so refusing it says nothing about the configured
-	// tokens. Large JWTs are a few KiB; 16 KiB leaves ample room.
-	maxTokenLength = 16 << 10
-)
+// maxTokenLength bounds every token, configured or presented (large JWTs are a
+// few KiB). A longer header is refused unread; the bound is a constant, so the
+// refusal says nothing about the configured tokens.
+const maxTokenLength = 16 << 10
 
 // Config configures the bearerauth extension. One instance can act as a client
 // (token or token_file), as a server (tokens and/or tokens_file), or both.
@@ -88,16 +80,6 @@ type TokenConfig struct {
 }
 
 var _ component.Config = (*Config)(nil)
-
-func createDefaultConfig() component.Config {
-	return &Config{
-		Refresh:                  tokencache.NewDefaultConfig(),
-		RequireTransportSecurity: true,
-		TokensFileReloadInterval: defaultTokensFileReloadInterval,
-		Header:                   defaultHeader,
-		Scheme:                   defaultScheme,
-	}
-}
 
 func (cfg *Config) isClient() bool { return cfg.Token != "" || cfg.TokenFile != "" }
 func (cfg *Config) isServer() bool { return len(cfg.Tokens) > 0 || cfg.TokensFile != "" }

@@ -4,4 +4,4 @@
 // the token of incoming requests against a set of named tokens in constant time.
 package bearerauthext // import "github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
 
-//go:generate sh -c "cd ../../internal/tools && go tool mdatagen ../../extension/bearerauthext/metadata.yaml"
+//go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml

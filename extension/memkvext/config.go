@@ -52,19 +52,6 @@ type FileConfig struct {
 	_ struct{}
 }
 
-// NewDefaultConfig returns the default configuration (no file, 100,000 entries,
-// 64 MiB, no default TTL), for components that embed a store with NewStore.
-func NewDefaultConfig() *Config {
-	return &Config{
-		MaxEntries: 100_000,
-		MaxBytes:   64 << 20,
-		File: FileConfig{
-			Watch:       true,
-			ReloadDelay: 100 * time.Millisecond,
-		},
-	}
-}
-
 // Validate checks the configuration; each error names the offending key.
 func (cfg *Config) Validate() error {
 	var errs []error

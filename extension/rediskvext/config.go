@@ -20,13 +20,6 @@ const (
 	ModeSentinel   = "sentinel"
 )
 
-const (
-	defaultEndpoint     = "localhost:6379"
-	defaultDialTimeout  = 2 * time.Second
-	defaultReadTimeout  = time.Second
-	defaultWriteTimeout = time.Second
-)
-
 // Config configures the rediskv extension.
 type Config struct {
 	// Endpoints are host:port addresses. standalone: exactly one server.
@@ -54,10 +47,9 @@ type Config struct {
 	// (for example with tls::ca_file set).
 	TLS configtls.ClientConfig `mapstructure:"tls"`
 
-	// KeyPrefix is prepended to every key in Redis and stripped from invalidated
-	// keys. It is also the prefix that client tracking watches, so it should be
-	// set: with an empty prefix every write to any key of the database sends an
-	// invalidation to every collector.
+	// KeyPrefix is prepended to every key in Redis and is the prefix client
+	// tracking watches: with it empty, every write to the database invalidates
+	// in every collector.
 	KeyPrefix string `mapstructure:"key_prefix"`
 
 	// DialTimeout bounds connecting and the connection handshake (HELLO, AUTH,
@@ -72,25 +64,18 @@ type Config struct {
 	// earlier deadline.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 
-	// PoolSize is rueidis' BlockingPoolSize: the maximum number of dedicated
-	// connections per node, used only for pipelines of 2000 or more commands
-	// (for example a Set of more than 2000 entries). Ordinary calls share the
-	// auto-pipelined connections of PipelineMultiplex. 0 means rueidis' default
-	// (1024).
+	// PoolSize is rueidis' BlockingPoolSize: dedicated connections per node,
+	// used only for pipelines of 2000+ commands. 0 means rueidis' default (1024).
 	PoolSize int `mapstructure:"pool_size"`
 
 	// PipelineMultiplex sets 2^n auto-pipelined connections per node (rueidis'
-	// PipelineMultiplex). The default, 0, is one connection in every mode,
-	// which rueidis opens when the client connects. rueidis opens the other
-	// connections of n > 0 only when a command first lands on one, so a call
-	// that does so while Redis is stalled fails at dial_timeout instead of
-	// waiting up to read_timeout like a call on an open connection.
+	// PipelineMultiplex). Default 0: one, opened at connect (docs/design.md,
+	// "Configuration", says how n > 0 behaves while Redis stalls).
 	PipelineMultiplex int `mapstructure:"pipeline_multiplex"`
 
-	// ClientSideCaching turns on RESP3 client tracking in broadcast mode for
-	// KeyPrefix, so that a key changed in Redis by anyone is reported to the
-	// store's invalidation subscribers (kvcache.Invalidator) within
-	// milliseconds. Needs Redis 6+. Default true.
+	// ClientSideCaching turns on RESP3 client tracking (broadcast mode, for
+	// KeyPrefix): keys changed in Redis reach the store's kvcache.Invalidator
+	// subscribers within milliseconds. Needs Redis 6+. Default true.
 	ClientSideCaching bool `mapstructure:"client_side_caching"`
 
 	// prevent unkeyed literal initialization
@@ -113,20 +98,6 @@ type SentinelConfig struct {
 }
 
 var _ component.Config = (*Config)(nil)
-
-func createDefaultConfig() component.Config {
-	tls := configtls.NewDefaultClientConfig()
-	tls.Insecure = true
-	return &Config{
-		Endpoints:         []string{defaultEndpoint},
-		Mode:              ModeStandalone,
-		TLS:               tls,
-		DialTimeout:       defaultDialTimeout,
-		ReadTimeout:       defaultReadTimeout,
-		WriteTimeout:      defaultWriteTimeout,
-		ClientSideCaching: true,
-	}
-}
 
 // Validate checks the configuration. Errors name the offending key and never
 // contain a secret. The tls block is validated by its own Validate.

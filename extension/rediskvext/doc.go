@@ -6,4 +6,4 @@
 // within milliseconds when a key under key_prefix changes in Redis.
 package rediskvext // import "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
 
-//go:generate sh -c "cd ../../internal/tools && go tool mdatagen ../../extension/rediskvext/metadata.yaml"
+//go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml

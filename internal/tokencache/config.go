@@ -28,23 +28,31 @@ type Config struct {
 	MinInvalidateInterval time.Duration `mapstructure:"min_invalidate_interval"`
 }
 
+// Defaults of Config.
+const (
+	defaultBeforeExpiry          = 5 * time.Minute
+	defaultInterval              = time.Minute
+	defaultInitialWait           = 5 * time.Second
+	defaultInitialBackoff        = time.Second
+	defaultMaxBackoff            = time.Minute
+	defaultMinInvalidateInterval = 5 * time.Second
+)
+
 // NewDefaultConfig returns the default refresh configuration.
 func NewDefaultConfig() Config {
 	return Config{
-		BeforeExpiry:          5 * time.Minute,
-		Interval:              time.Minute,
-		InitialWait:           5 * time.Second,
-		InitialBackoff:        time.Second,
-		MaxBackoff:            time.Minute,
-		MinInvalidateInterval: 5 * time.Second,
+		BeforeExpiry:          defaultBeforeExpiry,
+		Interval:              defaultInterval,
+		InitialWait:           defaultInitialWait,
+		InitialBackoff:        defaultInitialBackoff,
+		MaxBackoff:            defaultMaxBackoff,
+		MinInvalidateInterval: defaultMinInvalidateInterval,
 	}
 }
 
 // Validate checks the configuration. Messages name the key relative to the
-// block ("max_backoff ..."): confmap.Validate prefixes the block's path, so a
-// collector prints "refresh: max_backoff (1s) must not be less than
-// initial_backoff (10s)". Several problems are reported on one line, separated
-// by "; ", so that the prefix applies to each.
+// block; confmap.Validate prefixes its path ("refresh: max_backoff ..."), so
+// several problems go on one line, separated by "; ", each under the prefix.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.BeforeExpiry < 0 {

@@ -1,0 +1,3 @@
+package tokencache // import "github.com/otelcol-custom/otelcol-custom/internal/tokencache"
+
+//go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml
