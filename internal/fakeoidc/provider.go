@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -187,6 +188,25 @@ func (s *Server) Requests() []TokenRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
+}
+
+// Verify checks an access token's signature against the published keys and
+// returns its claims (no time or audience checks: callers assert those).
+func (s *Server) Verify(token string) (jwt.Claims, error) {
+	var cl jwt.Claims
+	t, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return cl, err
+	}
+	set := s.JWKS()
+	if len(t.Headers) != 1 {
+		return cl, errors.New("want one signature")
+	}
+	keys := set.Key(t.Headers[0].KeyID)
+	if len(keys) == 0 {
+		return cl, fmt.Errorf("unknown kid %q", t.Headers[0].KeyID)
+	}
+	return cl, t.Claims(keys[0].Key, &cl)
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
