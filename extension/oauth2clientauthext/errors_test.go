@@ -10,13 +10,21 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 )
@@ -196,4 +204,86 @@ func TestParsePrivateKey(t *testing.T) {
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	require.NoError(t, err)
 	assert.ErrorContains(t, checkKeyForAlg(small, jose.RS256), "at least 2048")
+}
+
+// TestRedirectIsNotFollowed: a 307 from the token endpoint must not carry the
+// form (with the secret) to another server.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		elsewhere.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(other.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+
+	fx := start(t, failingConfig(redirecting.URL+"/token"))
+	_, err := fx.ext.handle.Wait(context.Background())
+	require.ErrorContains(t, err, "HTTP 307")
+	assert.Zero(t, elsewhere.Load(), "the secret was posted to the redirect target")
+}
+
+// statusHost records component status events.
+type statusHost struct {
+	component.Host
+	mu     sync.Mutex
+	events []*componentstatus.Event
+}
+
+func (h *statusHost) Report(e *componentstatus.Event) {
+	h.mu.Lock()
+	h.events = append(h.events, e)
+	h.mu.Unlock()
+}
+
+func (h *statusHost) all() []*componentstatus.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.events)
+}
+
+// TestStatusAndMetrics: a failing then recovering provider is reported once
+// each way (without the secret), and the refresher's metrics carry the
+// outcome of every token request.
+func TestStatusAndMetrics(t *testing.T) {
+	f, ca := idp(t)
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretNew}})
+	cfg := baseConfig(f, ca)
+	cfg.ClientSecret = secretOld           // refused until the provider accepts it
+	cfg.ClientAuthMethod = authSecretBasic // one request per attempt (auto-detection would try the form too)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := extensionSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	e, err := newExtension(cfg, set)
+	require.NoError(t, err)
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	require.NoError(t, e.Start(context.Background(), host))
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+
+	eventually(t, func() bool { return f.Counts().TokenRejected >= 2 }, "refused and retried")
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
+	_, err = e.handle.Wait(context.Background())
+	require.NoError(t, err)
+
+	eventually(t, func() bool { return len(host.all()) >= 2 }, "status OK after the recovery")
+	events := host.all()
+	require.Len(t, events, 2, "one event per state change, not per retry")
+	assert.Equal(t, componentstatus.StatusRecoverableError, events[0].Status())
+	assert.ErrorContains(t, events[0].Err(), "HTTP 401: invalid_client")
+	assert.NotContains(t, events[0].Err().Error(), secretOld)
+	assert.Equal(t, componentstatus.StatusOK, events[1].Status())
+
+	m, err := tel.GetMetric("otelcol_auth_token_refresh_attempts")
+	require.NoError(t, err)
+	byOutcome := map[string]int64{}
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		v, _ := dp.Attributes.Value(attribute.Key("outcome"))
+		byOutcome[v.AsString()] = dp.Value
+	}
+	assert.Equal(t, int64(1), byOutcome["success"])
+	assert.Equal(t, f.Counts().TokenRejected, byOutcome["failure"])
 }

@@ -64,7 +64,12 @@ func (e *oauth2Client) Start(ctx context.Context, host component.Host) error {
 	}
 	e.transport = http.DefaultTransport.(*http.Transport).Clone()
 	e.transport.TLSClientConfig = tlsCfg
-	e.src.client = &http.Client{Transport: e.transport}
+	e.src.client = &http.Client{
+		Transport: e.transport,
+		// A token endpoint never redirects legitimately, and following a
+		// 307/308 would post the client secret or assertion to the new URL.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 
 	for _, f := range e.src.files() {
 		f.w = filewatch.New(f.path, e.set.Logger, filewatch.Options{})
