@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,7 +115,12 @@ func TestOAuth2ClientEndToEnd(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		accepted = append(accepted, tok)
-		harness.WriteFile(t, tokensFile, []byte(strings.Join(accepted, "\n")+"\n"))
+		// Not harness.WriteFile: this runs on the provider's goroutine, where
+		// t.Fatal must not be called; a failed write shows up as lost spans.
+		tmp := tokensFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strings.Join(accepted, "\n")+"\n"), 0o600); err != nil || os.Rename(tmp, tokensFile) != nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = harness.Poll(ctx, 10*time.Second, func(ctx context.Context) error {
