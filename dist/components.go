@@ -20,6 +20,7 @@ import (
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	bearerauthext "github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
 	azureidentityauthext "github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
+	oauth2clientauthext "github.com/otelcol-custom/otelcol-custom/extension/oauth2clientauthext"
 	memkvext "github.com/otelcol-custom/otelcol-custom/extension/memkvext"
 	rediskvext "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
 	batchprocessor "go.opentelemetry.io/collector/processor/batchprocessor"
@@ -54,6 +55,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory(),
 		bearerauthext.NewFactory(),
 		azureidentityauthext.NewFactory(),
+		oauth2clientauthext.NewFactory(),
 		memkvext.NewFactory(),
 		rediskvext.NewFactory(),
 	)
@@ -66,6 +68,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
 		bearerauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		azureidentityauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		oauth2clientauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		memkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		rediskvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 	})

@@ -16,91 +16,56 @@
 //
 // The fake can be told to fail (HTTP 500, hang, close the connection, refuse
 // connections) and counts requests, so tests can assert what a client did.
-// It is used by unit tests and by the e2e tests, hence an importable package.
+// The server machinery is internal/fakeoidc's. It is used by unit tests and
+// by the e2e tests, hence an importable package.
 package fakeentra // import "github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 )
 
 // FederationAudience is the audience Entra expects in a workload identity
 // (federated) client assertion.
 const FederationAudience = "api://AzureADTokenExchange"
 
-// Failure selects how the failing endpoints answer.
-type Failure int
-
-const (
-	// FailNone serves normally.
-	FailNone Failure = iota
-	// Fail500 answers HTTP 500 with an Entra-style error body.
-	Fail500
-	// FailHang never answers: the handler waits until the client gives up,
-	// SetFailure is called again, or the server is closed.
-	FailHang
-	// FailClose hijacks the connection and closes it without a response.
-	FailClose
-	// FailRefuse closes the listener: new connections are refused until
-	// SetFailure(FailNone) (or another mode) listens again on the same port.
-	FailRefuse
+// The server machinery (TLS on loopback, failure injection, counters, key
+// rotation) is fakeoidc's; these names keep fakeentra's API.
+type (
+	// Failure selects how the failing endpoints answer.
+	Failure = fakeoidc.Failure
+	// Endpoint selects which endpoints a Failure applies to.
+	Endpoint = fakeoidc.Endpoint
+	// Counts is a snapshot of the request counters.
+	Counts = fakeoidc.Counts
 )
 
-// Endpoint selects which endpoints a Failure applies to.
-type Endpoint int
-
+// Failure modes and endpoints, see fakeoidc.
 const (
-	// EndpointToken is the OAuth token endpoint (and the managed identity endpoint).
-	EndpointToken Endpoint = 1 << iota
-	// EndpointDiscovery is the OIDC discovery document.
-	EndpointDiscovery
-	// EndpointJWKS is the signing key set.
-	EndpointJWKS
-	// EndpointAll is every endpoint.
-	EndpointAll = EndpointToken | EndpointDiscovery | EndpointJWKS
+	FailNone          = fakeoidc.FailNone
+	Fail500           = fakeoidc.Fail500
+	FailHang          = fakeoidc.FailHang
+	FailClose         = fakeoidc.FailClose
+	FailRefuse        = fakeoidc.FailRefuse
+	EndpointToken     = fakeoidc.EndpointToken
+	EndpointDiscovery = fakeoidc.EndpointDiscovery
+	EndpointJWKS      = fakeoidc.EndpointJWKS
+	EndpointAll       = fakeoidc.EndpointAll
 )
-
-// Counts is a snapshot of the request counters.
-type Counts struct {
-	// Token counts token endpoint requests (any outcome).
-	Token int64
-	// TokenIssued counts tokens issued by the token endpoint.
-	TokenIssued int64
-	// TokenRejected counts token requests refused for bad credentials.
-	TokenRejected int64
-	// Discovery counts OIDC discovery requests.
-	Discovery int64
-	// JWKS counts key set requests.
-	JWKS int64
-	// Failed counts requests answered by an injected failure.
-	Failed int64
-	// Hanging is the number of requests currently held by FailHang.
-	Hanging int64
-}
 
 type app struct {
 	tenant, clientID, secret string
@@ -109,126 +74,45 @@ type app struct {
 	roles                    []string
 }
 
-type signingKey struct {
-	kid  string
-	priv *rsa.PrivateKey
-}
-
-// Server is the fake Entra ID.
+// Server is the fake Entra ID. The embedded Base and KeySet provide URL,
+// CAPEM, WriteCAFile, CertPool, HTTPClient, Close, SetFailure,
+// OnTokenRequest, Counts, RotateKey, RetireKeys, CurrentKeyID and
+// CurrentPublicKey.
 type Server struct {
-	addr    string
-	tlsCert tls.Certificate
-	caPEM   []byte
-	pool    *x509.CertPool
-	handler http.Handler
+	*fakeoidc.Base
+	*fakeoidc.KeySet
 
-	mu          sync.Mutex
-	srv         *http.Server
-	serveWG     sync.WaitGroup
-	inflight    sync.WaitGroup
-	failure     Failure
-	failOn      Endpoint
-	release     chan struct{} // closed to release hanging handlers
-	apps        map[string]*app
-	keys        []signingKey // keys[len-1] signs; all are published
-	lifetime    time.Duration
-	refreshIn   time.Duration
-	fedKey      signingKey
-	v1Tokens    bool
-	closed      bool
-	counts      struct{ token, issued, rejected, discovery, jwks, failed, hanging atomic.Int64 }
-	onTokenHook func(r *http.Request)
+	mu        sync.Mutex
+	apps      map[string]*app
+	lifetime  time.Duration
+	refreshIn time.Duration
+	fedKey    fakeoidc.SigningKey
+	v1Tokens  bool
 }
 
 // New starts a fake Entra ID on 127.0.0.1 with a fresh CA and one signing key.
 // Close it when done.
 func New() (*Server, error) {
-	s := &Server{
-		apps:     map[string]*app{},
-		lifetime: time.Hour,
-		release:  make(chan struct{}),
-	}
-	if err := s.newCA(); err != nil {
+	s := &Server{apps: map[string]*app{}, lifetime: time.Hour}
+	var err error
+	if s.KeySet, err = fakeoidc.NewKeySet(); err != nil {
 		return nil, err
 	}
-	if _, err := s.RotateKey(); err != nil {
+	if s.fedKey, err = fakeoidc.NewSigningKey(); err != nil {
 		return nil, err
 	}
-	fk, err := newSigningKey()
-	if err != nil {
+	if s.Base, err = fakeoidc.NewBase("fakeentra", writeError); err != nil {
 		return nil, err
 	}
-	s.fedKey = fk
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleDiscovery(2))
-	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.handleDiscovery(1))
-	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleJWKS)
-	mux.HandleFunc("GET /{tenant}/discovery/keys", s.handleJWKS)
-	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
-	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inflight.Add(1)
-		defer s.inflight.Done()
-		mux.ServeHTTP(w, r)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s.addr = ln.Addr().String()
-	s.serveLocked(ln)
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.Handle(EndpointDiscovery, s.handleDiscovery(2)))
+	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.Handle(EndpointDiscovery, s.handleDiscovery(1)))
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.Handle(EndpointJWKS, s.ServeJWKS))
+	mux.HandleFunc("GET /{tenant}/discovery/keys", s.Handle(EndpointJWKS, s.ServeJWKS))
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.Handle(EndpointToken, s.handleToken))
+	s.Serve(mux)
 	return s, nil
 }
-
-func (s *Server) newCA() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "fakeentra test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	s.tlsCert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
-	s.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	s.pool = x509.NewCertPool()
-	s.pool.AddCert(cert)
-	return nil
-}
-
-// serveLocked starts serving ln. s.mu must be held (or s not yet shared).
-func (s *Server) serveLocked(ln net.Listener) {
-	srv := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.tlsCert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	s.srv = srv
-	s.serveWG.Add(1)
-	go func() {
-		defer s.serveWG.Done()
-		_ = srv.ServeTLS(ln, "", "")
-	}()
-}
-
-// URL is the server's base URL, e.g. https://127.0.0.1:43121 (no trailing slash).
-func (s *Server) URL() string { return "https://" + s.addr }
 
 // AuthorityHost is the value for azcore's cloud.Configuration.ActiveDirectoryAuthorityHost.
 func (s *Server) AuthorityHost() string { return s.URL() + "/" }
@@ -242,75 +126,6 @@ func (s *Server) IssuerV1(tenant string) string { return s.URL() + "/" + tenant 
 // TokenEndpoint is the tenant's token endpoint.
 func (s *Server) TokenEndpoint(tenant string) string {
 	return s.URL() + "/" + tenant + "/oauth2/v2.0/token"
-}
-
-// CAPEM returns the PEM-encoded CA certificate the server's TLS certificate chains to.
-func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
-
-// WriteCAFile writes the CA certificate to path (for a `tls::ca_file` setting).
-func (s *Server) WriteCAFile(path string) error { return os.WriteFile(path, s.caPEM, 0o600) }
-
-// CertPool returns a pool trusting the server.
-func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
-
-// HTTPClient returns a client trusting the server (a fresh transport each call).
-func (s *Server) HTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: s.pool.Clone(), MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2: true,
-	}}
-}
-
-// Close stops the server, releasing hanging handlers.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	close(s.release)
-	srv := s.srv
-	s.srv = nil
-	s.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
-	}
-	s.serveWG.Wait()
-	s.inflight.Wait()
-}
-
-// SetFailure makes the endpoints in on answer with f (FailNone restores normal
-// service). Switching away from FailHang releases the held requests; switching
-// to FailRefuse closes the listener and every connection, switching away from it
-// listens again on the same address.
-func (s *Server) SetFailure(f Failure, on Endpoint) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("fakeentra: closed")
-	}
-	prev := s.failure
-	s.failure, s.failOn = f, on
-	if prev == FailHang && f != FailHang {
-		close(s.release)
-		s.release = make(chan struct{})
-	}
-	switch {
-	case f == FailRefuse && prev != FailRefuse:
-		srv := s.srv
-		s.srv = nil
-		if srv != nil {
-			_ = srv.Close()
-		}
-	case f != FailRefuse && prev == FailRefuse:
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			return fmt.Errorf("fakeentra: listen again on %s: %w", s.addr, err)
-		}
-		s.serveLocked(ln)
-	}
-	return nil
 }
 
 // SetTokenLifetime sets the lifetime of issued tokens (expires_in is whole seconds, min 1s).
@@ -332,27 +147,6 @@ func (s *Server) SetV1Tokens(v1 bool) {
 	s.mu.Lock()
 	s.v1Tokens = v1
 	s.mu.Unlock()
-}
-
-// OnTokenRequest registers a hook called at the start of every token request
-// (after counting, before failures are applied). nil removes it.
-func (s *Server) OnTokenRequest(f func(r *http.Request)) {
-	s.mu.Lock()
-	s.onTokenHook = f
-	s.mu.Unlock()
-}
-
-// Counts returns the request counters.
-func (s *Server) Counts() Counts {
-	return Counts{
-		Token:         s.counts.token.Load(),
-		TokenIssued:   s.counts.issued.Load(),
-		TokenRejected: s.counts.rejected.Load(),
-		Discovery:     s.counts.discovery.Load(),
-		JWKS:          s.counts.jwks.Load(),
-		Failed:        s.counts.failed.Load(),
-		Hanging:       s.counts.hanging.Load(),
-	}
 }
 
 // AddClientSecret registers an application that authenticates with a secret.
@@ -398,72 +192,7 @@ func (s *Server) FederationIssuer() string { return s.URL() + "/federation" }
 // FederatedAssertion mints a Kubernetes-style service account token for
 // subject, signed by the federation issuer, valid for lifetime.
 func (s *Server) FederatedAssertion(subject string, lifetime time.Duration) (string, error) {
-	now := time.Now()
-	return sign(s.fedKey, jose.RS256, map[string]any{
-		"iss": s.FederationIssuer(),
-		"sub": subject,
-		"aud": []string{FederationAudience},
-		"iat": now.Unix(),
-		"nbf": now.Unix(),
-		"exp": now.Add(lifetime).Unix(),
-	})
-}
-
-// RotateKey creates a new signing key that signs from now on. Older keys stay
-// published in the JWKS (tokens they signed still verify) until RetireKeys.
-func (s *Server) RotateKey() (kid string, err error) {
-	k, err := newSigningKey()
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	s.keys = append(s.keys, k)
-	s.mu.Unlock()
-	return k.kid, nil
-}
-
-// RetireKeys removes every key but the current one from the JWKS.
-func (s *Server) RetireKeys() {
-	s.mu.Lock()
-	s.keys = s.keys[len(s.keys)-1:]
-	s.mu.Unlock()
-}
-
-// CurrentKeyID is the kid of the key that signs now.
-func (s *Server) CurrentKeyID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.keys[len(s.keys)-1].kid
-}
-
-// CurrentPublicKey is the public key that verifies tokens signed now.
-func (s *Server) CurrentPublicKey() *rsa.PublicKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return &s.keys[len(s.keys)-1].priv.PublicKey
-}
-
-func newSigningKey() (signingKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return signingKey{}, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return signingKey{}, err
-	}
-	sum := sha256.Sum256(der)
-	return signingKey{kid: base64.RawURLEncoding.EncodeToString(sum[:12]), priv: priv}, nil
-}
-
-func sign(k signingKey, alg jose.SignatureAlgorithm, claims map[string]any) (string, error) {
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return "", err
-	}
-	return jwt.Signed(signer).Claims(claims).Serialize()
+	return s.fedKey.SignWorkloadToken(s.FederationIssuer(), subject, []string{FederationAudience}, lifetime)
 }
 
 // TokenClaims describes an access token to mint with IssueToken.
@@ -489,10 +218,9 @@ type TokenClaims struct {
 // endpoint would. Tests use it to exercise a token validator directly.
 func (s *Server) IssueToken(c TokenClaims) (string, error) {
 	s.mu.Lock()
-	k := s.keys[len(s.keys)-1]
 	lifetime := s.lifetime
 	s.mu.Unlock()
-	return sign(k, jose.RS256, s.claims(c, lifetime))
+	return s.CurrentKey().Sign(s.claims(c, lifetime))
 }
 
 func (s *Server) claims(c TokenClaims, lifetime time.Duration) map[string]any {
@@ -553,55 +281,8 @@ func objectID(tenant, clientID string) string {
 // ObjectID is the oid the fake puts into tokens for clientID in tenant.
 func ObjectID(tenant, clientID string) string { return objectID(tenant, clientID) }
 
-// --- handlers ---
-
-func (s *Server) injected(w http.ResponseWriter, r *http.Request, ep Endpoint) bool {
-	s.mu.Lock()
-	f, on, release := s.failure, s.failOn, s.release
-	s.mu.Unlock()
-	if f == FailRefuse || on&ep == 0 {
-		return false
-	}
-	return inject(w, r, f, release, &s.counts.failed, &s.counts.hanging)
-}
-
-// inject answers with failure f, reporting whether the request was consumed.
-func inject(w http.ResponseWriter, r *http.Request, f Failure, release <-chan struct{}, failed, hanging *atomic.Int64) bool {
-	if f == FailNone || f == FailRefuse {
-		return false
-	}
-	failed.Add(1)
-	switch f {
-	case Fail500:
-		writeError(w, http.StatusInternalServerError, "temporarily_unavailable",
-			"AADSTS90033: A transient error has occurred. Please try again.")
-	case FailHang:
-		hanging.Add(1)
-		defer hanging.Add(-1)
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "released from hang")
-	case FailClose:
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				_ = c.Close()
-				return true
-			}
-		}
-		// HTTP/2 cannot hijack: abort the stream instead.
-		panic(http.ErrAbortHandler)
-	}
-	return true
-}
-
 func (s *Server) handleDiscovery(version int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.counts.discovery.Add(1)
-		if s.injected(w, r, EndpointDiscovery) {
-			return
-		}
 		tenant := r.PathValue("tenant")
 		base := s.URL() + "/" + tenant
 		doc := map[string]any{
@@ -625,37 +306,11 @@ func (s *Server) handleDiscovery(version int) http.HandlerFunc {
 			doc["issuer"] = s.IssuerV1(issTenant)
 			doc["jwks_uri"] = base + "/discovery/keys"
 		}
-		writeJSON(w, http.StatusOK, doc)
+		fakeoidc.WriteJSON(w, http.StatusOK, doc)
 	}
-}
-
-func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	s.counts.jwks.Add(1)
-	if s.injected(w, r, EndpointJWKS) {
-		return
-	}
-	s.mu.Lock()
-	set := jose.JSONWebKeySet{}
-	for _, k := range s.keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{
-			Key: &k.priv.PublicKey, KeyID: k.kid, Algorithm: string(jose.RS256), Use: "sig",
-		})
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, set)
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	s.counts.token.Add(1)
-	s.mu.Lock()
-	hook := s.onTokenHook
-	s.mu.Unlock()
-	if hook != nil {
-		hook(r)
-	}
-	if s.injected(w, r, EndpointToken) {
-		return
-	}
 	if err := r.ParseForm(); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: malformed request body")
 		return
@@ -675,19 +330,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	known := s.tenantKnownLocked(tenant)
 	s.mu.Unlock()
 	if !known {
-		s.counts.rejected.Add(1)
+		s.CountRejected()
 		writeError(w, http.StatusBadRequest, "invalid_request",
 			fmt.Sprintf("AADSTS90002: Tenant '%s' not found.", tenant))
 		return
 	}
 	if a == nil {
-		s.counts.rejected.Add(1)
+		s.CountRejected()
 		writeError(w, http.StatusBadRequest, "unauthorized_client",
 			fmt.Sprintf("AADSTS700016: Application with identifier '%s' was not found in the directory '%s'.", clientID, tenant))
 		return
 	}
 	if err := s.authenticateClient(r, a); err != nil {
-		s.counts.rejected.Add(1)
+		s.CountRejected()
 		writeError(w, http.StatusUnauthorized, "invalid_client", err.Error())
 		return
 	}
@@ -697,17 +352,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	k := s.keys[len(s.keys)-1]
 	lifetime, refreshIn, v1 := s.lifetime, s.refreshIn, s.v1Tokens
 	s.mu.Unlock()
-	tok, err := sign(k, jose.RS256, s.claims(TokenClaims{
+	tok, err := s.CurrentKey().Sign(s.claims(TokenClaims{
 		Tenant: tenant, Audience: aud, AppID: clientID, Roles: a.roles, V1: v1,
 	}, lifetime))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	s.counts.issued.Add(1)
+	s.CountIssued()
 	secs := max(int64(lifetime/time.Second), 1)
 	resp := map[string]any{
 		"token_type":     "Bearer",
@@ -718,7 +372,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if refreshIn > 0 {
 		resp["refresh_in"] = max(int64(refreshIn/time.Second), 1)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	fakeoidc.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) tenantKnownLocked(tenant string) bool {
@@ -762,7 +416,7 @@ func (s *Server) authenticateClient(r *http.Request, a *app) error {
 	if len(jws.Signatures) != 1 {
 		return errors.New("AADSTS50027: JWT token is invalid or malformed: want one signature")
 	}
-	if a.subject != "" && jws.Signatures[0].Header.KeyID == s.fedKey.kid {
+	if a.subject != "" && jws.Signatures[0].Header.KeyID == s.fedKey.KID {
 		return s.verifyFederated(jws, a)
 	}
 	return s.verifyCertAssertion(jws, a, s.TokenEndpoint(a.tenant))
@@ -777,7 +431,7 @@ type assertionClaims struct {
 }
 
 func (s *Server) verifyFederated(jws *jose.JSONWebSignature, a *app) error {
-	payload, err := jws.Verify(&s.fedKey.priv.PublicKey)
+	payload, err := jws.Verify(&s.fedKey.Private.PublicKey)
 	if err != nil {
 		return errors.New("AADSTS700024: Client assertion signature is invalid.")
 	}
@@ -833,14 +487,8 @@ func (s *Server) verifyCertAssertion(jws *jose.JSONWebSignature, a *app, tokenEn
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func writeError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, map[string]any{
+	fakeoidc.WriteJSON(w, status, map[string]any{
 		"error":             code,
 		"error_description": desc,
 		"error_codes":       []int{},

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 )
 
 // ManagedIdentity imitates the App Service managed identity endpoint that
@@ -134,19 +134,19 @@ func (m *ManagedIdentity) handle(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	f, release := m.failure, m.release
 	m.mu.Unlock()
-	if inject(w, r, f, release, &m.failed, &m.hanging) {
+	if fakeoidc.Inject(w, r, f, release, &m.failed, &m.hanging, writeError) {
 		return
 	}
 	q := r.URL.Query()
 	switch {
 	case r.Header.Get("X-IDENTITY-HEADER") != m.secret:
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"statusCode": 401, "message": "missing or wrong X-IDENTITY-HEADER"})
+		fakeoidc.WriteJSON(w, http.StatusUnauthorized, map[string]any{"statusCode": 401, "message": "missing or wrong X-IDENTITY-HEADER"})
 		return
 	case q.Get("api-version") != "2019-08-01":
-		writeJSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "message": "unsupported api-version " + q.Get("api-version")})
+		fakeoidc.WriteJSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "message": "unsupported api-version " + q.Get("api-version")})
 		return
 	case q.Get("resource") == "":
-		writeJSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "message": "resource is required"})
+		fakeoidc.WriteJSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "message": "resource is required"})
 		return
 	}
 	id := Identity{Kind: "system"}
@@ -166,19 +166,18 @@ func (m *ManagedIdentity) handle(w http.ResponseWriter, r *http.Request) {
 
 	p := m.parent
 	p.mu.Lock()
-	k := p.keys[len(p.keys)-1]
 	lifetime := p.lifetime
 	p.mu.Unlock()
 	now := time.Now()
-	tok, err := sign(k, jose.RS256, p.claims(TokenClaims{
+	tok, err := p.CurrentKey().Sign(p.claims(TokenClaims{
 		Tenant: m.tenant, Audience: q.Get("resource"), AppID: clientID, V1: true, IssuedAt: now,
 	}, lifetime))
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"statusCode": 500, "message": err.Error()})
+		fakeoidc.WriteJSON(w, http.StatusInternalServerError, map[string]any{"statusCode": 500, "message": err.Error()})
 		return
 	}
 	m.issued.Add(1)
-	writeJSON(w, http.StatusOK, map[string]any{
+	fakeoidc.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,
 		"expires_on":   strconv.FormatInt(now.Add(lifetime).Unix(), 10),
 		"resource":     q.Get("resource"),

@@ -1,0 +1,289 @@
+package oauth2clientauthext
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
+)
+
+// tokenEndpoint is a plain-HTTP token endpoint answering every request with
+// status, content type and body.
+func tokenEndpoint(t *testing.T, status int, contentType, body string) string {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(s.Close)
+	return s.URL + "/token"
+}
+
+func failingConfig(tokenURL string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.TokenURL, cfg.ClientID, cfg.ClientSecret = tokenURL, clientID, secretOld
+	cfg.ClientAuthMethod = authSecretPost // one request per attempt
+	cfg.Refresh.InitialWait = time.Second
+	return cfg
+}
+
+func TestTokenEndpointErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		want                    []string
+	}{
+		{
+			name: "oauth2_error_echoing_the_secret", status: 401, contentType: "application/json",
+			body: `{"error":"invalid_client","error_description":"secret ` + secretOld + ` is not valid"}`,
+			want: []string{"HTTP 401: invalid_client: secret [REDACTED] is not valid", "check client_id"},
+		},
+		{
+			name: "html_error_page", status: 502, contentType: "text/html",
+			body: "<html>bad gateway for " + secretOld + "</html>",
+			want: []string{"token request to http://", "refused: HTTP 502"},
+		},
+		{
+			name: "form_encoded_error", status: 400, contentType: "application/x-www-form-urlencoded",
+			body: "error=unauthorized_client&error_description=grant+not+allowed",
+			want: []string{"HTTP 400: unauthorized_client: grant not allowed", "enable it for the client"},
+		},
+		{
+			name: "not_bearer", status: 200, contentType: "application/json",
+			body: `{"access_token":"dpop-bound-token","token_type":"DPoP","expires_in":3600}`,
+			want: []string{`token_type "DPoP" is not supported (only Bearer)`},
+		},
+		{
+			name: "no_access_token", status: 200, contentType: "application/json",
+			body: `{"token_type":"Bearer","expires_in":3600}`,
+			want: []string{"missing access_token"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := start(t, failingConfig(tokenEndpoint(t, tc.status, tc.contentType, tc.body)))
+			_, err := fx.ext.handle.Wait(context.Background())
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), secretOld)
+			assert.NotContains(t, err.Error(), "dpop-bound-token")
+			assert.NotContains(t, err.Error(), "<html>", "no raw response body")
+			fx.assertNoSecrets(t, secretOld, "dpop-bound-token")
+		})
+	}
+}
+
+func TestTimeoutAndTLS(t *testing.T) {
+	f, ca := idp(t)
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
+
+	t.Run("timeout", func(t *testing.T) {
+		require.NoError(t, f.SetFailure(fakeoidc.FailHang, fakeoidc.EndpointToken))
+		defer func() { require.NoError(t, f.SetFailure(fakeoidc.FailNone, 0)) }()
+		cfg := baseConfig(f, ca)
+		cfg.ClientSecret = secretOld
+		cfg.Timeout = 200 * time.Millisecond
+		cfg.Refresh.InitialWait = time.Second
+		fx := start(t, cfg)
+		_, err := fx.ext.handle.Wait(context.Background())
+		require.ErrorContains(t, err, "timed out after 200ms")
+	})
+	t.Run("untrusted_server_certificate", func(t *testing.T) {
+		cfg := baseConfig(f, ca)
+		cfg.ClientSecret = secretOld
+		cfg.TLS = configtls.ClientConfig{} // system roots do not trust the fake
+		cfg.Refresh.InitialWait = time.Second
+		fx := start(t, cfg)
+		_, err := fx.ext.handle.Wait(context.Background())
+		require.ErrorContains(t, err, "certificate")
+		fx.assertNoSecrets(t, secretOld)
+	})
+	t.Run("missing_ca_file_fails_start", func(t *testing.T) {
+		cfg := baseConfig(f, ca)
+		cfg.ClientSecret = secretOld
+		cfg.TLS.CAFile = "/nonexistent/ca.pem"
+		e, err := newExtension(cfg, extensionSettings())
+		require.NoError(t, err)
+		err = e.Start(context.Background(), nil)
+		require.ErrorContains(t, err, "tls:")
+		require.NoError(t, e.Shutdown(context.Background()))
+	})
+	t.Run("missing_secret_file_is_retried", func(t *testing.T) {
+		cfg := baseConfig(f, ca)
+		cfg.ClientSecretFile = t.TempDir() + "/not-yet/secret"
+		cfg.Refresh.InitialWait = 300 * time.Millisecond
+		fx := start(t, cfg)
+		_, err := fx.ext.handle.Wait(context.Background())
+		require.ErrorContains(t, err, "client_secret_file: open ")
+	})
+}
+
+func TestGRPCPerRPCCredentials(t *testing.T) {
+	f, ca := idp(t)
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
+	cfg := baseConfig(f, ca)
+	cfg.ClientSecret = secretOld
+	fx := start(t, cfg)
+	tok := fx.token(t)
+	creds, err := fx.ext.PerRPCCredentials()
+	require.NoError(t, err)
+	md, err := creds.GetRequestMetadata(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"authorization": "Bearer " + tok}, md)
+	assert.True(t, creds.RequireTransportSecurity())
+
+	cfg2 := baseConfig(f, ca)
+	cfg2.ClientSecret = secretOld
+	cfg2.RequireTransportSecurity = false
+	creds, err = start(t, cfg2).ext.PerRPCCredentials()
+	require.NoError(t, err)
+	assert.False(t, creds.RequireTransportSecurity())
+}
+
+func TestParsePrivateKey(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	ecDER, err := x509.MarshalECPrivateKey(ecKey)
+	require.NoError(t, err)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	require.NoError(t, err)
+	enc := func(typ string, der []byte, h map[string]string) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der, Headers: h})
+	}
+
+	k, err := parsePrivateKey(enc("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey), nil))
+	require.NoError(t, err)
+	assert.NoError(t, checkKeyForAlg(k, jose.RS256))
+	assert.NoError(t, checkKeyForAlg(k, jose.PS512))
+	assert.ErrorContains(t, checkKeyForAlg(k, jose.ES256), "an RSA key cannot sign ES256")
+
+	// A certificate before the key is skipped.
+	k, err = parsePrivateKey(append(enc("CERTIFICATE", []byte{1, 2, 3}, nil), enc("EC PRIVATE KEY", ecDER, nil)...))
+	require.NoError(t, err)
+	assert.NoError(t, checkKeyForAlg(k, jose.ES384))
+	assert.EqualError(t, checkKeyForAlg(k, jose.ES256), "ES256 needs a P-256 key, the file holds a P-384 key")
+
+	_, err = parsePrivateKey(enc("PRIVATE KEY", pkcs8, nil))
+	require.NoError(t, err)
+
+	_, err = parsePrivateKey(enc("ENCRYPTED PRIVATE KEY", []byte("x"), nil))
+	assert.ErrorContains(t, err, "encrypted")
+	_, err = parsePrivateKey(enc("RSA PRIVATE KEY", []byte("x"), map[string]string{"Proc-Type": "4,ENCRYPTED"}))
+	assert.ErrorContains(t, err, "encrypted")
+	_, err = parsePrivateKey([]byte("not pem"))
+	assert.ErrorContains(t, err, "no PEM private key block")
+	_, err = parsePrivateKey(enc("PRIVATE KEY", []byte("garbage-key-bytes"), nil))
+	assert.EqualError(t, err, "cannot parse the PRIVATE KEY block")
+
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	assert.ErrorContains(t, checkKeyForAlg(small, jose.RS256), "at least 2048")
+}
+
+// TestRedirectIsNotFollowed: a 307 from the token endpoint must not carry the
+// form (with the secret) to another server.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		elsewhere.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(other.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+
+	fx := start(t, failingConfig(redirecting.URL+"/token"))
+	_, err := fx.ext.handle.Wait(context.Background())
+	require.ErrorContains(t, err, "HTTP 307")
+	assert.Zero(t, elsewhere.Load(), "the secret was posted to the redirect target")
+}
+
+// statusHost records component status events.
+type statusHost struct {
+	component.Host
+	mu     sync.Mutex
+	events []*componentstatus.Event
+}
+
+func (h *statusHost) Report(e *componentstatus.Event) {
+	h.mu.Lock()
+	h.events = append(h.events, e)
+	h.mu.Unlock()
+}
+
+func (h *statusHost) all() []*componentstatus.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.events)
+}
+
+// TestStatusAndMetrics: a failing then recovering provider is reported once
+// each way (without the secret), and the refresher's metrics carry the
+// outcome of every token request.
+func TestStatusAndMetrics(t *testing.T) {
+	f, ca := idp(t)
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretNew}})
+	cfg := baseConfig(f, ca)
+	cfg.ClientSecret = secretOld           // refused until the provider accepts it
+	cfg.ClientAuthMethod = authSecretBasic // one request per attempt (auto-detection would try the form too)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := extensionSettings()
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	e, err := newExtension(cfg, set)
+	require.NoError(t, err)
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	require.NoError(t, e.Start(context.Background(), host))
+	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
+
+	eventually(t, func() bool { return f.Counts().TokenRejected >= 2 }, "refused and retried")
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
+	_, err = e.handle.Wait(context.Background())
+	require.NoError(t, err)
+
+	eventually(t, func() bool { return len(host.all()) >= 2 }, "status OK after the recovery")
+	events := host.all()
+	require.Len(t, events, 2, "one event per state change, not per retry")
+	assert.Equal(t, componentstatus.StatusRecoverableError, events[0].Status())
+	assert.ErrorContains(t, events[0].Err(), "HTTP 401: invalid_client")
+	assert.NotContains(t, events[0].Err().Error(), secretOld)
+	assert.Equal(t, componentstatus.StatusOK, events[1].Status())
+
+	m, err := tel.GetMetric("otelcol_auth_token_refresh_attempts")
+	require.NoError(t, err)
+	byOutcome := map[string]int64{}
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		v, _ := dp.Attributes.Value(attribute.Key("outcome"))
+		byOutcome[v.AsString()] = dp.Value
+	}
+	assert.Equal(t, int64(1), byOutcome["success"])
+	assert.Equal(t, f.Counts().TokenRejected, byOutcome["failure"])
+}
