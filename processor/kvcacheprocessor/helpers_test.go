@@ -23,6 +23,7 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadatatest"
 )
@@ -150,7 +151,7 @@ type harness struct {
 
 type harnessOpt func(*harness)
 
-func withClock(c clock) harnessOpt { return func(h *harness) { h.p.clock = c } }
+func withClock(c localcache.Clock) harnessOpt { return func(h *harness) { h.p.clock = c } }
 
 func newHarness(t *testing.T, cfg *Config, backing kvcache.Store, opts ...harnessOpt) *harness {
 	t.Helper()
@@ -207,6 +208,20 @@ func (h *harness) consumeMetrics(md pmetric.Metrics) pmetric.Metrics {
 	require.NoError(h.t, h.mets.ConsumeMetrics(context.Background(), md))
 	all := h.mSink.AllMetrics()
 	return all[len(all)-1]
+}
+
+// circuitOpen reports whether the circuit_state metric last said the circuit is not
+// closed (open or half-open).
+func (h *harness) circuitOpen() bool {
+	m, err := h.tel.GetMetric("otelcol_processor_kvcache_circuit_state")
+	if err != nil {
+		return false
+	}
+	g, ok := m.Data.(metricdata.Gauge[int64])
+	if !ok || len(g.DataPoints) != 1 {
+		return false
+	}
+	return g.DataPoints[0].Value != int64(localcache.CircuitClosed)
 }
 
 // lookupCounts returns the lookups metric by result.
