@@ -24,6 +24,7 @@ import (
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache/localcachetest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadatatest"
 )
@@ -109,19 +110,6 @@ type testProvider struct {
 func (tp *testProvider) Store(context.Context, component.ID) (kvcache.Store, error) {
 	return tp.store, nil
 }
-
-// fakeClock is a settable clock; it never ticks (no periodic clean-up).
-type fakeClock struct{ now atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.now.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *fakeClock) NowNano() int64                      { return c.now.Load() }
-func (c *fakeClock) Tick(time.Duration) <-chan time.Time { return nil }
-func (c *fakeClock) Advance(d time.Duration)             { c.now.Add(int64(d)) }
 
 // baseConfig is the default configuration with the test store and the given lookups.
 func baseConfig(lookups ...LookupConfig) *Config {
@@ -297,3 +285,5 @@ func nopTraces() *consumertest.TracesSink { return new(consumertest.TracesSink) 
 func componentHost(exts map[component.ID]component.Component) *kvcachetest.Host {
 	return kvcachetest.NewHost(exts)
 }
+
+func newFakeClock() *localcachetest.Clock { return localcachetest.NewClock() }
