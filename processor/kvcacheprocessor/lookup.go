@@ -24,22 +24,6 @@ var resultNames = [numResults]string{"hit", "miss", "stale", "error", "negative"
 
 type cacheEntry = localcache.Entry[*decoded]
 
-// memoSlot remembers the last key and entry of one lookup within a batch, so that runs
-// of records with the same key skip the cache lookup.
-type memoSlot struct {
-	key string
-	buf []byte
-	e   *cacheEntry
-}
-
-func (m *memoSlot) set(key string, built bool, e *cacheEntry) {
-	if built {
-		m.buf = append(m.buf[:0], key...)
-		key = unsafeString(m.buf)
-	}
-	m.key, m.e = key, e
-}
-
 // pendingRec is a record whose key was not in the local cache.
 type pendingRec struct {
 	attrs pcommon.Map
@@ -49,9 +33,8 @@ type pendingRec struct {
 
 // batchState is the scratch space of one incoming batch (pooled).
 type batchState struct {
-	c       localcache.Batch
+	c       localcache.Batch[*decoded]
 	keyBuf  []byte
-	memo    []memoSlot
 	pending []pendingRec
 	counts  [numResults]int64
 }
@@ -63,9 +46,6 @@ func (p *kvProcessor) begin() *batchState {
 }
 
 func (p *kvProcessor) release(b *batchState) {
-	for i := range b.memo {
-		b.memo[i].key, b.memo[i].e = "", nil
-	}
 	clear(b.pending)
 	b.pending = b.pending[:0]
 	b.c.Reset()
@@ -91,19 +71,10 @@ func (p *kvProcessor) lookupOne(b *batchState, l *lookup, attrs pcommon.Map, tid
 		}
 		return
 	}
-	m := &b.memo[l.idx]
-	e := m.e
-	if e == nil || m.key != key {
-		if e = p.cache.Get(key); e == nil {
-			p.addPending(b, l, attrs, key)
-			return
-		}
-		m.set(key, built, e)
-	}
+	e, st := p.cache.Lookup(&b.c, key, !built)
 	res := resultHit
-	switch p.cache.Check(&b.c, key, e) {
-	case localcache.Gone:
-		m.e = nil
+	switch st {
+	case localcache.Missing:
 		p.addPending(b, l, attrs, key)
 		return
 	case localcache.Stale:

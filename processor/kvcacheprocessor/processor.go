@@ -46,9 +46,7 @@ func newKVProcessor(set processor.Settings, cfg *Config) (*kvProcessor, error) {
 		return nil, err
 	}
 	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, set: set.TelemetrySettings, rule: compileRules(cfg)}
-	p.batches.New = func() any {
-		return &batchState{memo: make([]memoSlot, len(p.rule.lookups))}
-	}
+	p.batches.New = func() any { return new(batchState) }
 	return p, nil
 }
 

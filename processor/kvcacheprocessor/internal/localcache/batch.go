@@ -7,11 +7,13 @@ import (
 )
 
 // Batch is the cache's scratch space for one incoming batch of records: its
-// time, its missing keys, the reloads its hits claimed and its write counts.
-// Begin starts it, Finish and Fetch end it, Reset makes it reusable.
-type Batch struct {
+// time, the keys it looked up, its missing keys, the reloads its hits claimed and
+// its write counts. Begin starts it, Finish and Fetch end it, Reset makes it
+// reusable.
+type Batch[M any] struct {
 	now         int64
 	inv         invalidation // Cache.inval when the batch began
+	seen        map[string]seen[M]
 	missing     map[string]int32
 	missingKeys []string
 	refresh     []string
@@ -19,14 +21,21 @@ type Batch struct {
 	dropped     int64
 }
 
+// seen is a key's answer within a batch.
+type seen[M any] struct {
+	e  *Entry[M]
+	st State
+}
+
 // Begin starts a batch: every record of it is judged at the same time.
-func (c *Cache[M]) Begin(b *Batch) {
+func (c *Cache[M]) Begin(b *Batch[M]) {
 	b.now = c.now()
 	b.inv = *c.inval.Load()
 }
 
 // Reset forgets the batch's keys and counts.
-func (b *Batch) Reset() {
+func (b *Batch[M]) Reset() {
+	clear(b.seen)
 	clear(b.missing)
 	b.missingKeys = nil // owned by the fetch goroutine
 	b.refresh = nil     // owned by otter
@@ -35,7 +44,7 @@ func (b *Batch) Reset() {
 
 // Miss adds key to the batch's missing keys and returns the batch's own copy of
 // it (key may alias a buffer of the caller's), the key of the entry Fetch returns.
-func (b *Batch) Miss(key string) string {
+func (b *Batch[M]) Miss(key string) string {
 	if i, ok := b.missing[key]; ok {
 		return b.missingKeys[i]
 	}
@@ -50,7 +59,7 @@ func (b *Batch) Miss(key string) string {
 
 // Finish starts the reloads the batch's hits claimed (unless the circuit is
 // open) and reports its writes.
-func (c *Cache[M]) Finish(ctx context.Context, b *Batch) {
+func (c *Cache[M]) Finish(ctx context.Context, b *Batch[M]) {
 	if len(b.refresh) > 0 {
 		if !c.breaker.blocked() {
 			c.otter.BulkRefresh(c.bgCtx, b.refresh, c.loader)
@@ -94,7 +103,7 @@ type fetchResult[M any] struct {
 // Fetch loads the batch's missing keys in one bulk load (otter merges the keys
 // that other batches are loading into their loads) on a goroutine of its own,
 // bounded by fetch_timeout, and waits for it at most wait (0: not at all).
-func (c *Cache[M]) Fetch(ctx context.Context, b *Batch, wait time.Duration) (map[string]*Entry[M], Outcome, error) {
+func (c *Cache[M]) Fetch(ctx context.Context, b *Batch[M], wait time.Duration) (map[string]*Entry[M], Outcome, error) {
 	if c.breaker.blocked() {
 		return nil, Refused, nil
 	}

@@ -227,7 +227,7 @@ func (c *Cache[M]) Get(key string) *Entry[M] {
 	return e
 }
 
-// State is what a record gets from an entry it found.
+// State is what a record gets from the local cache.
 type State uint8
 
 const (
@@ -235,19 +235,44 @@ const (
 	Fresh State = iota
 	// Stale: serve the entry, counted stale (past ttl, or soft-invalid).
 	Stale
-	// Gone: the entry was dropped (soft-invalid and not servable): load the key
-	// like a miss.
-	Gone
+	// Missing: no entry, or one that was dropped because it is soft-invalid and not
+	// servable: load the key (Batch.Miss).
+	Missing
 )
 
-// Check applies the freshness rules to e, the entry of key, at the batch's time:
-// it may claim a background reload (started by Finish) or drop the entry.
-func (c *Cache[M]) Check(b *Batch, key string, e *Entry[M]) State {
+// Lookup returns the entry of key and what a record gets from it, judged by the
+// freshness rules at the batch's time; it may claim a background reload (started
+// by Finish) or drop the entry. Each key is looked up in the local cache once per
+// batch: later records of the batch get the same answer. stable says that key
+// stays valid (it does not alias a buffer of the caller's) and need not be copied.
+func (c *Cache[M]) Lookup(b *Batch[M], key string, stable bool) (*Entry[M], State) {
+	if s, ok := b.seen[key]; ok {
+		return s.e, s.st
+	}
+	e := c.Get(key)
+	st := Missing
+	if e != nil {
+		st = c.check(b, key, e)
+		if st == Missing {
+			e = nil
+		}
+	}
+	if !stable {
+		key = strings.Clone(key)
+	}
+	if b.seen == nil {
+		b.seen = map[string]seen[M]{}
+	}
+	b.seen[key] = seen[M]{e, st}
+	return e, st
+}
+
+func (c *Cache[M]) check(b *Batch[M], key string, e *Entry[M]) State {
 	st := Fresh
 	if softInvalid := e.gen < b.inv.gen; softInvalid || b.now >= e.refreshAt {
 		if softInvalid && (e.negative || b.now >= b.inv.at+c.maxStale) {
 			c.drop(key, e)
-			return Gone
+			return Missing
 		}
 		c.claimRefresh(b, e, key)
 		if softInvalid {
@@ -271,7 +296,7 @@ func (c *Cache[M]) drop(key string, e *Entry[M]) {
 }
 
 // claimRefresh asks for a background reload of e, once per reload attempt.
-func (c *Cache[M]) claimRefresh(b *Batch, e *Entry[M], key string) {
+func (c *Cache[M]) claimRefresh(b *Batch[M], e *Entry[M], key string) {
 	until := e.claimedUntil.Load()
 	if b.now < until || !e.claimedUntil.CompareAndSwap(until, b.now+c.fetchTimeout) {
 		return
@@ -304,7 +329,7 @@ func (c *Cache[M]) Invalidate(keys []string) {
 // cache at once, in the store through the write queue, unless the local cache
 // shows the store already has it (and its TTL is not close to running out).
 // Config.WriteQueue.Size must be positive.
-func (c *Cache[M]) Write(b *Batch, key, value string, ttl time.Duration) {
+func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
 	wttl := int64(ttl)
 	if e := c.Get(key); e != nil && !e.negative && !e.tooLarge && e.raw == value &&
 		(wttl == 0 || b.now-e.loadedAt < wttl/2) {
@@ -319,6 +344,9 @@ func (c *Cache[M]) Write(b *Batch, key, value string, ttl time.Duration) {
 	e := c.newEntry(k, value, b.now, c.inval.Load().gen)
 	e.writeTTL = wttl
 	c.otter.Set(k, e)
+	if _, ok := b.seen[k]; ok {
+		b.seen[k] = seen[M]{e, Fresh} // later records of the batch see the write
+	}
 }
 
 // execute runs otter's asynchronous tasks (reloads, maintenance) on goroutines

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,7 +121,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 // fetch loads keys as one batch's misses and waits for them.
 func (f *fixture) fetch(t *testing.T, keys ...string) (map[string]*Entry[*memo], error) {
 	t.Helper()
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
 	for _, k := range keys {
 		b.Miss(k)
@@ -130,20 +131,14 @@ func (f *fixture) fetch(t *testing.T, keys ...string) (map[string]*Entry[*memo],
 	return entries, err
 }
 
-// check judges the entry of key in a new batch; it returns nil when there is none,
-// and the keys the batch asked to reload.
-func (f *fixture) check(key string) (*State, []string) {
-	var b Batch
+// check looks key up in a new batch; it returns the state and the keys the batch
+// asked to reload.
+func (f *fixture) check(key string) (State, []string) {
+	var b Batch[*memo]
 	f.c.Begin(&b)
-	e := f.c.Get(key)
-	if e == nil {
-		return nil, nil
-	}
-	st := f.c.Check(&b, key, e)
-	return &st, b.refresh
+	_, st := f.c.Lookup(&b, key, true)
+	return st, b.refresh
 }
-
-func stateP(s State) *State { return &s }
 
 func TestEntryLifecycle(t *testing.T) {
 	f := newFixture(t, testConfig())
@@ -156,12 +151,12 @@ func TestEntryLifecycle(t *testing.T) {
 	assert.Equal(t, int64(1), f.store.Stats().KeysRead, "a batch's keys are asked for once")
 
 	st, refresh := f.check("k")
-	assert.Equal(t, stateP(Fresh), st)
+	assert.Equal(t, Fresh, st)
 	assert.Empty(t, refresh)
 
 	f.clk.Advance(31 * time.Second) // past refresh_after
 	st, refresh = f.check("k")
-	assert.Equal(t, stateP(Fresh), st, "refresh-ahead serves the value as fresh")
+	assert.Equal(t, Fresh, st, "refresh-ahead serves the value as fresh")
 	assert.Equal(t, []string{"k"}, refresh, "and claims a reload")
 	_, refresh = f.check("k")
 	assert.Empty(t, refresh, "once per fetch_timeout")
@@ -171,11 +166,11 @@ func TestEntryLifecycle(t *testing.T) {
 
 	f.clk.Advance(30 * time.Second) // past ttl
 	st, _ = f.check("k")
-	assert.Equal(t, stateP(Stale), st)
+	assert.Equal(t, Stale, st)
 
 	f.clk.Advance(time.Minute) // past ttl + max_stale
 	st, _ = f.check("k")
-	assert.Nil(t, st, "expired")
+	assert.Equal(t, Missing, st, "expired")
 }
 
 func TestReloadReplacesEntry(t *testing.T) {
@@ -185,13 +180,13 @@ func TestReloadReplacesEntry(t *testing.T) {
 	require.NoError(t, err)
 	f.store.Put("k", "v2")
 	f.clk.Advance(31 * time.Second)
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
-	f.c.Check(&b, "k", f.c.Get("k"))
+	f.c.Lookup(&b, "k", true)
 	f.c.Finish(context.Background(), &b)
 	require.Eventually(t, func() bool { return f.c.Get("k").Value() == "v2" }, 5*time.Second, 5*time.Millisecond)
 	st, _ := f.check("k")
-	assert.Equal(t, stateP(Fresh), st, "a reloaded entry is fresh again")
+	assert.Equal(t, Fresh, st, "a reloaded entry is fresh again")
 }
 
 func TestNegativeEntries(t *testing.T) {
@@ -201,11 +196,11 @@ func TestNegativeEntries(t *testing.T) {
 	require.True(t, entries["absent"].Negative())
 	f.clk.Advance(9 * time.Second)
 	st, refresh := f.check("absent")
-	assert.Equal(t, stateP(Fresh), st)
+	assert.Equal(t, Fresh, st)
 	assert.Empty(t, refresh, "a negative entry is never reloaded")
 	f.clk.Advance(2 * time.Second)
 	st, _ = f.check("absent")
-	assert.Nil(t, st, "gone after negative_ttl")
+	assert.Equal(t, Missing, st, "gone after negative_ttl")
 
 	t.Run("negative_ttl 0", func(t *testing.T) {
 		cfg := testConfig()
@@ -226,19 +221,19 @@ func TestInvalidate(t *testing.T) {
 
 	f.store.Invalidate([]string{"a"})
 	st, _ := f.check("a")
-	assert.Nil(t, st, "an invalidated key is dropped")
+	assert.Equal(t, Missing, st, "an invalidated key is dropped")
 
 	f.store.Invalidate(nil)
 	st, refresh := f.check("b")
-	assert.Equal(t, stateP(Stale), st, "invalidate all with max_stale: soft-invalid, served stale")
+	assert.Equal(t, Stale, st, "invalidate all with max_stale: soft-invalid, served stale")
 	assert.Equal(t, []string{"b"}, refresh, "and reloaded")
 	st, _ = f.check("absent")
-	assert.Equal(t, stateP(Gone), st, "a negative entry is never served after an invalidation")
+	assert.Equal(t, Missing, st, "a negative entry is never served after an invalidation")
 	assert.Nil(t, f.c.Get("absent"))
 
 	f.clk.Advance(61 * time.Second) // past the invalidation + max_stale
 	st, _ = f.check("b")
-	assert.Equal(t, stateP(Gone), st)
+	assert.Equal(t, Missing, st)
 	assert.Nil(t, f.c.Get("b"), "dropped")
 	assert.Equal(t, 2, f.hooks.invals)
 
@@ -259,7 +254,7 @@ func TestInvalidate(t *testing.T) {
 		_, err := f.fetch(t, "a")
 		require.NoError(t, err)
 		st, _ := f.check("a")
-		assert.Equal(t, stateP(Fresh), st)
+		assert.Equal(t, Fresh, st)
 	})
 }
 
@@ -281,7 +276,7 @@ func TestFetchOutcomes(t *testing.T) {
 	f := newFixture(t, testConfig())
 	f.store.Put("k", "v")
 	f.store.SetDelay(time.Second)
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
 	b.Miss("k")
 	_, outcome, _ := f.c.Fetch(context.Background(), &b, 20*time.Millisecond)
@@ -317,7 +312,7 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 	assert.Equal(t, []CircuitState{CircuitOpen}, f.hooks.circuit(), "two failures in a row open it")
 
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
 	b.Miss("c")
 	_, outcome, _ := f.c.Fetch(context.Background(), &b, time.Second)
@@ -351,9 +346,14 @@ func TestWrite(t *testing.T) {
 	cfg := testConfig()
 	cfg.WriteQueue = WriteQueue{Size: 10, BatchSize: 10, FlushInterval: time.Millisecond}
 	f := newFixture(t, cfg)
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
+	_, st := f.c.Lookup(&b, "k", true)
+	require.Equal(t, Missing, st)
 	f.c.Write(&b, "k", "v", time.Minute)
+	e, st := f.c.Lookup(&b, "k", true)
+	require.Equal(t, Fresh, st, "later records of the batch see the write")
+	require.Equal(t, "v", e.Value())
 	f.c.Write(&b, "k", "v", time.Minute)
 	f.c.Finish(context.Background(), &b)
 	assert.Equal(t, int64(1), f.hooks.queued, "the second write is known to the store already")
@@ -377,7 +377,7 @@ func TestWriteQueueFullAndClosing(t *testing.T) {
 	cfg.WriteQueue = WriteQueue{Size: 1, BatchSize: 1, FlushInterval: time.Hour}
 	f := newFixture(t, cfg)
 	f.store.SetDelay(200 * time.Millisecond) // the writer is busy with the first write
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
 	for _, k := range []string{"a", "b", "c"} {
 		f.c.Write(&b, k, "v", 0)
@@ -398,7 +398,7 @@ func TestWriteCircuitOpenDrops(t *testing.T) {
 	cfg.WriteQueue = WriteQueue{Size: 10, BatchSize: 1, FlushInterval: time.Millisecond}
 	f := newFixture(t, cfg)
 	f.store.SetError(errors.New("down"))
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
 	f.c.Write(&b, "a", "v", 0)
 	storeErrors, circuitOpen := f.hooks.droppedFor(DropStoreError), f.hooks.droppedFor(DropCircuitOpen)
@@ -433,9 +433,28 @@ func TestCloseClosedCache(t *testing.T) {
 	assert.Equal(t, 1, f.store.Subscribers())
 	require.NoError(t, f.c.Close(context.Background()))
 	assert.Equal(t, 0, f.store.Subscribers())
-	var b Batch
+	var b Batch[*memo]
 	f.c.Begin(&b)
 	b.Miss("k")
 	_, outcome, _ := f.c.Fetch(context.Background(), &b, time.Second)
 	assert.Equal(t, Closing, outcome)
+}
+
+func TestLookupCopiesUnstableKeys(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.store.Put("a", "A")
+	_, err := f.fetch(t, "a")
+	require.NoError(t, err)
+	var b Batch[*memo]
+	f.c.Begin(&b)
+	buf := []byte("a")
+	_, st := f.c.Lookup(&b, unsafe.String(&buf[0], len(buf)), false)
+	require.Equal(t, Fresh, st)
+	buf[0] = 'b' // the caller reuses its buffer
+	for k := range b.seen {
+		assert.Equal(t, "a", k, "the batch kept its own copy of the key")
+	}
+	e, st := f.c.Lookup(&b, "a", true)
+	assert.Equal(t, Fresh, st)
+	assert.Equal(t, "A", e.Value())
 }
