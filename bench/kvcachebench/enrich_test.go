@@ -157,9 +157,10 @@ func newFloor(*testing.B) consumeFunc {
 // attributes from a JSON value per span, with contrib's attributesprocessor inserting
 // the same five static attributes and with the floor. Each iteration gets a fresh copy
 // of the batch (made with the timer stopped) so that inserts always insert. Compare
-// ns/span and allocs/span; cpu-ns/span is the process's CPU time (every thread,
-// the GC's included) per span, steadier than ns/span on a crowded machine (targets: kvcache <= 1.25x attributesprocessor's time and
-// <= its allocations; <= 1.5x the floor's time).
+// ns/span and allocs/span; cpu-ns/span is the process's CPU time per span (every
+// thread, the GC's included), steadier than ns/span on a crowded machine. Targets:
+// kvcache <= 1.25x attributesprocessor's time and <= its allocations, <= 1.5x the
+// floor's time.
 func BenchmarkEnrich1000Spans(b *testing.B) {
 	for _, row := range []struct {
 		name string
