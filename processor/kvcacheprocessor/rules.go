@@ -252,15 +252,14 @@ func (l *lookup) apply(attrs pcommon.Map, ops []attrOp) {
 	case ActionInsert:
 		attrs.EnsureCapacity(attrs.Len() + len(ops))
 		for i := range ops {
-			if v, existed := attrs.GetOrPutEmpty(ops[i].name); !existed {
-				ops[i].setTo(v)
+			if _, existed := attrs.Get(ops[i].name); !existed {
+				ops[i].putTo(attrs)
 			}
 		}
 	default: // upsert
 		attrs.EnsureCapacity(attrs.Len() + len(ops))
 		for i := range ops {
-			v, _ := attrs.GetOrPutEmpty(ops[i].name)
-			ops[i].setTo(v)
+			ops[i].putTo(attrs)
 		}
 	}
 }
