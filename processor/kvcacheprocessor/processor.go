@@ -22,7 +22,7 @@ type kvProcessor struct {
 	cfg  *Config
 	id   component.ID
 	tel  *telemetry
-	set  component.TelemetrySettings
+	tset component.TelemetrySettings
 	rule rules
 	// clock is nil (the real clock) unless a test sets it before Start.
 	clock localcache.Clock
@@ -45,7 +45,7 @@ func newKVProcessor(set processor.Settings, cfg *Config) (*kvProcessor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, set: set.TelemetrySettings, rule: compileRules(cfg)}
+	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: set.TelemetrySettings, rule: compileRules(cfg)}
 	p.batches.New = func() any { return new(batchState) }
 	return p, nil
 }
@@ -109,7 +109,7 @@ func (p *kvProcessor) openStore(ctx context.Context, host component.Host) (kvcac
 		}
 		return store, nil
 	}
-	s, err := memkvext.NewStore(memkvext.NewDefaultConfig(), p.set)
+	s, err := memkvext.NewStore(memkvext.NewDefaultConfig(), p.tset)
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}

@@ -39,6 +39,11 @@
 // before it are soft-invalid, so that a store outage (Redis loses its
 // invalidation channel while it is down) does not empty the cache.
 //
+// Records are judged batch by batch (Batch): every record of a batch at the
+// batch's time, each key asked of the local cache once per batch, the batch's
+// missing keys fetched together (Fetch) and its claimed reloads started together
+// (Finish).
+//
 // # Store calls
 //
 // Every store call goes through the circuit breaker (breaker.go): after
