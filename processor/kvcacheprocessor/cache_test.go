@@ -247,7 +247,7 @@ func TestCircuitBreakerOpenProbeClose(t *testing.T) {
 	}
 	assert.Equal(t, 3, h.store.getCount())
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, statusEvents(h))
-	assert.True(t, h.p.breaker.isOpen())
+	assert.True(t, h.circuitOpen())
 
 	// Open: no store calls, records pass un-enriched.
 	for range 5 {
@@ -266,7 +266,7 @@ func TestCircuitBreakerOpenProbeClose(t *testing.T) {
 	store.SetError(nil)
 	clk.Advance(11 * time.Second)
 	assert.Equal(t, "v4", ownerOf(h.consumeTraces(one("k4"))))
-	assert.False(t, h.p.breaker.isOpen())
+	assert.False(t, h.circuitOpen())
 	assert.Equal(t, "v5", ownerOf(h.consumeTraces(one("k5"))))
 	assert.Contains(t, statusEvents(h), componentstatus.StatusOK)
 	assert.Equal(t, 4+2, h.store.getCount())
@@ -288,7 +288,7 @@ func TestOpenCircuitServesStale(t *testing.T) {
 	store.Put("k", "v2")
 	clk.Advance(2 * time.Minute)
 	assert.Equal(t, "v1", ownerOf(h.consumeTraces(one("k"))), "stale while the refresh fails")
-	require.Eventually(t, h.p.breaker.isOpen, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, h.circuitOpen, 5*time.Second, 5*time.Millisecond)
 	calls := h.store.getCount()
 	for range 3 {
 		assert.Equal(t, "v1", ownerOf(h.consumeTraces(one("k"))), "stale while the circuit is open")
@@ -298,7 +298,7 @@ func TestOpenCircuitServesStale(t *testing.T) {
 	store.SetError(nil)
 	clk.Advance(10 * time.Second) // past open_duration and the refresh retry delay
 	require.Eventually(t, func() bool { return ownerOf(h.consumeTraces(one("k"))) == "v2" }, 5*time.Second, 5*time.Millisecond)
-	assert.False(t, h.p.breaker.isOpen())
+	assert.False(t, h.circuitOpen())
 	assert.Equal(t, int64(0), h.lookupCounts()["error"])
 }
 
@@ -552,7 +552,7 @@ func TestEmbeddedStoreWhenNoStoreConfigured(t *testing.T) {
 		res, err := p.store.Get(context.Background(), []string{pcommon.TraceID{1}.String()})
 		return err == nil && res[0].Found
 	}, 5*time.Second, 5*time.Millisecond)
-	p.cache.InvalidateAll()
+	p.cache.Invalidate([]string{pcommon.TraceID{1}.String()})
 
 	child := spans(nil, map[string]any{"x": "y"})
 	require.NoError(t, tp.ConsumeTraces(context.Background(), child))

@@ -196,31 +196,6 @@ type CircuitBreakerConfig struct {
 
 var _ component.Config = (*Config)(nil)
 
-func createDefaultConfig() component.Config {
-	return &Config{
-		WriteQueue: WriteQueueConfig{
-			Size:          10000,
-			BatchSize:     500,
-			FlushInterval: 100 * time.Millisecond,
-		},
-		Cache: CacheConfig{
-			MaxEntries:   100000,
-			TTL:          5 * time.Minute,
-			NegativeTTL:  time.Minute,
-			RefreshAfter: 4 * time.Minute,
-			MaxStale:     5 * time.Minute,
-		},
-		Timeout:      50 * time.Millisecond,
-		FetchTimeout: 2 * time.Second,
-		OnMiss:       OnMissWait,
-		CircuitBreaker: CircuitBreakerConfig{
-			FailureThreshold: 5,
-			OpenDuration:     time.Second,
-		},
-		MaxValueSize: 64 * 1024,
-	}
-}
-
 // Validate checks the configuration; errors name the offending key.
 func (cfg *Config) Validate() error {
 	var errs []error
@@ -299,14 +274,14 @@ func (l *LookupConfig) format() string {
 
 func (l *LookupConfig) action() string {
 	if l.Action == "" {
-		return ActionUpsert
+		return defaultLookupAction
 	}
 	return l.Action
 }
 
 func (l *LookupConfig) onMissingKey() string {
 	if l.OnMissingKey == "" {
-		return MissingKeySkip
+		return defaultOnMissingKey
 	}
 	return l.OnMissingKey
 }

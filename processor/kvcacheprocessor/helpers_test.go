@@ -23,6 +23,8 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache/localcachetest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadatatest"
 )
@@ -109,19 +111,6 @@ func (tp *testProvider) Store(context.Context, component.ID) (kvcache.Store, err
 	return tp.store, nil
 }
 
-// fakeClock is a settable clock; it never ticks (no periodic clean-up).
-type fakeClock struct{ now atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.now.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *fakeClock) NowNano() int64                      { return c.now.Load() }
-func (c *fakeClock) Tick(time.Duration) <-chan time.Time { return nil }
-func (c *fakeClock) Advance(d time.Duration)             { c.now.Add(int64(d)) }
-
 // baseConfig is the default configuration with the test store and the given lookups.
 func baseConfig(lookups ...LookupConfig) *Config {
 	cfg := createDefaultConfig().(*Config)
@@ -150,7 +139,7 @@ type harness struct {
 
 type harnessOpt func(*harness)
 
-func withClock(c clock) harnessOpt { return func(h *harness) { h.p.clock = c } }
+func withClock(c localcache.Clock) harnessOpt { return func(h *harness) { h.p.clock = c } }
 
 func newHarness(t *testing.T, cfg *Config, backing kvcache.Store, opts ...harnessOpt) *harness {
 	t.Helper()
@@ -207,6 +196,20 @@ func (h *harness) consumeMetrics(md pmetric.Metrics) pmetric.Metrics {
 	require.NoError(h.t, h.mets.ConsumeMetrics(context.Background(), md))
 	all := h.mSink.AllMetrics()
 	return all[len(all)-1]
+}
+
+// circuitOpen reports whether the circuit_state metric last said the circuit is not
+// closed (open or half-open).
+func (h *harness) circuitOpen() bool {
+	m, err := h.tel.GetMetric("otelcol_processor_kvcache_circuit_state")
+	if err != nil {
+		return false
+	}
+	g, ok := m.Data.(metricdata.Gauge[int64])
+	if !ok || len(g.DataPoints) != 1 {
+		return false
+	}
+	return g.DataPoints[0].Value != int64(localcache.CircuitClosed)
 }
 
 // lookupCounts returns the lookups metric by result.
@@ -282,3 +285,5 @@ func nopTraces() *consumertest.TracesSink { return new(consumertest.TracesSink) 
 func componentHost(exts map[component.ID]component.Component) *kvcachetest.Host {
 	return kvcachetest.NewHost(exts)
 }
+
+func newFakeClock() *localcachetest.Clock { return localcachetest.NewClock() }

@@ -191,7 +191,7 @@ func TestRedisSlowServerBoundedByTimeout(t *testing.T) {
 		hits, misses := keyspaceStats(t, srv)
 		assert.Equal(t, len(keys), hits, "every key read once")
 		assert.Zero(t, misses)
-		assert.False(t, h.p.breaker.isOpen(), "a stall shorter than fetch_timeout is not a failure")
+		assert.False(t, h.circuitOpen(), "a stall shorter than fetch_timeout is not a failure")
 		assert.Zero(t, h.sumByAttr("otelcol_processor_kvcache_store_requests", "outcome")["failure"])
 
 		require.Eventually(t, func() bool { return ownerOf(h.consumeTraces(one("fresh"))) == "f" },
@@ -492,7 +492,7 @@ func TestRedisClusterChangeVisibleInTwoInstancesWithin1s(t *testing.T) {
 // is counted by kind and skipped, the rest of the batch is enriched, and the key
 // (never the value) is logged at debug, rate-limited.
 func TestRedisCorruptedValuesCountedAndSkipped(t *testing.T) {
-	withLogger := func(l *zap.Logger) harnessOpt { return func(h *harness) { h.p.logger = l } }
+	withLogger := func(l *zap.Logger) harnessOpt { return func(h *harness) { h.p.tel.logger = l } }
 	lookup := LookupConfig{
 		Context:      ContextSpan,
 		Key:          KeyConfig{Attributes: []string{"k"}},

@@ -137,7 +137,7 @@ func TestRedisRestartMidStreamLosesNothing(t *testing.T) {
 
 	time.Sleep(200 * time.Millisecond)
 	srv.Stop()
-	require.Eventually(t, h.p.breaker.isOpen, 10*time.Second, 10*time.Millisecond, "failures open the circuit")
+	require.Eventually(t, h.circuitOpen, 10*time.Second, 10*time.Millisecond, "failures open the circuit")
 	assert.Equal(t, "before", ownerOf(h.consumeTraces(one("hot"))), "cached values still enrich while Redis is down")
 	time.Sleep(500 * time.Millisecond)
 	srv.Restart()

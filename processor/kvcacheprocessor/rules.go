@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -40,6 +41,34 @@ func levelOf(context string) level {
 	}
 }
 
+// rules are a configuration's compiled lookups and writes, by level.
+type rules struct {
+	lookups  []*lookup
+	byLevel  [numLevels][]*lookup
+	writesBy [numLevels][]*writeRule
+	// active[level]: some rule applies at this level.
+	active    [numLevels]bool
+	hasWrites bool
+}
+
+func compileRules(cfg *Config) rules {
+	var r rules
+	for i := range cfg.Lookups {
+		l := newLookup(i, &cfg.Lookups[i])
+		r.lookups = append(r.lookups, l)
+		r.byLevel[l.level] = append(r.byLevel[l.level], l)
+		r.active[l.level] = true
+	}
+	for i := range cfg.Writes {
+		w := &cfg.Writes[i]
+		wr := &writeRule{level: levelOf(w.Context), key: newKeySpec(w.Key), attrs: w.Attributes, ttl: w.TTL}
+		r.writesBy[wr.level] = append(r.writesBy[wr.level], wr)
+		r.active[wr.level] = true
+		r.hasWrites = true
+	}
+	return r
+}
+
 // keySpec computes store keys from records.
 type keySpec struct {
 	attrs   []string
@@ -54,7 +83,7 @@ type keySpec struct {
 func newKeySpec(cfg KeyConfig) keySpec {
 	sep := cfg.Separator
 	if sep == "" {
-		sep = ":"
+		sep = defaultKeySeparator
 	}
 	return keySpec{
 		attrs:   cfg.Attributes,
@@ -223,15 +252,14 @@ func (l *lookup) apply(attrs pcommon.Map, ops []attrOp) {
 	case ActionInsert:
 		attrs.EnsureCapacity(attrs.Len() + len(ops))
 		for i := range ops {
-			if v, existed := attrs.GetOrPutEmpty(ops[i].name); !existed {
-				ops[i].setTo(v)
+			if _, existed := attrs.Get(ops[i].name); !existed {
+				ops[i].putTo(attrs)
 			}
 		}
 	default: // upsert
 		attrs.EnsureCapacity(attrs.Len() + len(ops))
 		for i := range ops {
-			v, _ := attrs.GetOrPutEmpty(ops[i].name)
-			ops[i].setTo(v)
+			ops[i].putTo(attrs)
 		}
 	}
 }
@@ -241,7 +269,7 @@ type writeRule struct {
 	level level
 	key   keySpec
 	attrs []string
-	ttl   int64 // nanoseconds
+	ttl   time.Duration
 }
 
 // value returns the value a record stores, and whether it has one.

@@ -21,9 +21,9 @@ func (p *kvProcessor) processTraces(ctx context.Context, td ptrace.Traces) (ptra
 	}
 	b := p.begin()
 	defer p.release(b)
-	doScope := p.active[levelScope]
-	doSpan := p.active[levelSpan]
-	doEvent := p.active[levelSpanEvent]
+	doScope := p.rule.active[levelScope]
+	doSpan := p.rule.active[levelSpan]
+	doEvent := p.rule.active[levelSpanEvent]
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -66,8 +66,8 @@ func (p *kvProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs,
 	}
 	b := p.begin()
 	defer p.release(b)
-	doScope := p.active[levelScope]
-	doLog := p.active[levelLog]
+	doScope := p.rule.active[levelScope]
+	doLog := p.rule.active[levelLog]
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -101,8 +101,8 @@ func (p *kvProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (p
 	}
 	b := p.begin()
 	defer p.release(b)
-	doScope := p.active[levelScope]
-	doPoint := p.active[levelDatapoint]
+	doScope := p.rule.active[levelScope]
+	doPoint := p.rule.active[levelDatapoint]
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)

@@ -68,6 +68,20 @@ func (op *attrOp) setTo(v pcommon.Value) {
 	}
 }
 
+// putTo sets the attribute on attrs (pdata's Put: one allocation for the new value).
+func (op *attrOp) putTo(attrs pcommon.Map) {
+	switch op.kind {
+	case kindStr:
+		attrs.PutStr(op.name, op.str)
+	case kindInt:
+		attrs.PutInt(op.name, op.num)
+	case kindDouble:
+		attrs.PutDouble(op.name, math.Float64frombits(uint64(op.num)))
+	case kindBool:
+		attrs.PutBool(op.name, op.b)
+	}
+}
+
 // field is one flattened field of a JSON object (name is the dotted path).
 type field struct {
 	path string
@@ -83,51 +97,27 @@ type opsResult struct {
 	bad badKind
 }
 
-// entry is a cached store value (or a remembered absence), decoded lazily per lookup
-// and then kept decoded: records never re-parse it.
-type entry struct {
-	raw      string
-	negative bool
-	tooLarge bool
-	// gen is the invalidation generation the value was read in.
-	gen uint64
-	// loadedAt is when the value was fetched or written (clock nanoseconds).
-	loadedAt int64
-	// staleAt is when the value stops being fresh (loadedAt + ttl).
-	staleAt int64
-	// writeTTL is the TTL a locally written value was stored with (0: fetched).
-	writeTTL int64
-	// refreshAt is when hits start asking for a background refresh.
-	refreshAt int64
-	// claimedUntil: a hit that asks for a refresh moves it forward (by fetch_timeout)
-	// so that concurrent and following hits do not all ask; a failed refresh is asked
-	// for again after it.
-	claimedUntil atomic.Int64
-
+// decoded is the local cache's memo of one value: its JSON fields (parsed once, on
+// first use by a json lookup) and, per lookup, the attributes it sets. Records
+// never re-parse a value.
+type decoded struct {
 	jsonOnce sync.Once
 	fields   []field
 	jsonBad  badKind
-
-	// ops holds, per lookup index, the attributes this value sets.
-	ops []atomic.Pointer[opsResult]
+	ops      []atomic.Pointer[opsResult] // by lookup index
 }
 
-// weight is the approximate memory an entry and its key hold, for cache::max_bytes.
-func (e *entry) weight(key string) uint32 {
-	w := 96 + len(key) + 2*len(e.raw)
-	if w > math.MaxUint32 {
-		return math.MaxUint32
-	}
-	return uint32(w)
+func newDecoded(lookups int) *decoded {
+	return &decoded{ops: make([]atomic.Pointer[opsResult], lookups)}
 }
 
-// parseJSON flattens the value once; a value that is not a JSON object is bad.
-func (e *entry) parseJSON() (fields []field, bad badKind, first bool) {
-	e.jsonOnce.Do(func() {
+// parseJSON flattens raw once; a value that is not a JSON object is bad.
+func (d *decoded) parseJSON(raw string) (fields []field, bad badKind, first bool) {
+	d.jsonOnce.Do(func() {
 		first = true
-		e.fields, e.jsonBad = decodeJSONObject([]byte(e.raw))
+		d.fields, d.jsonBad = decodeJSONObject([]byte(raw))
 	})
-	return e.fields, e.jsonBad, first
+	return d.fields, d.jsonBad, first
 }
 
 // decodeJSONObject decodes a JSON object into flattened fields sorted by path: nested

@@ -1,4 +1,4 @@
-package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
+package localcache // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
 
 import (
 	"context"
@@ -7,36 +7,34 @@ import (
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 )
 
-// Reasons a write is dropped (the `reason` metric attribute).
-const (
-	dropQueueFull   = "queue_full"
-	dropCircuitOpen = "circuit_open"
-	dropStoreError  = "store_error"
-)
-
 // writer sends queued writes to the store in batches, off the telemetry path. The
 // queue is bounded: enqueue never blocks, a full queue drops the write.
 type writer struct {
-	p     *kvProcessor
-	queue chan kvcache.Entry
-	stopc chan context.Context
-	done  chan struct{}
+	store   kvcache.Store
+	breaker *breaker
+	hooks   Hooks
+	cfg     WriteQueue
+	timeout time.Duration
+	queue   chan kvcache.Entry
+	stopc   chan context.Context
+	done    chan struct{}
 }
 
-func newWriter(p *kvProcessor) *writer {
+func newWriter[M any](c *Cache[M]) *writer {
 	return &writer{
-		p:     p,
-		queue: make(chan kvcache.Entry, p.cfg.WriteQueue.Size),
-		stopc: make(chan context.Context),
-		done:  make(chan struct{}),
+		store:   c.store,
+		breaker: c.breaker,
+		hooks:   c.hooks,
+		cfg:     c.cfg.WriteQueue,
+		timeout: c.cfg.FetchTimeout,
+		queue:   make(chan kvcache.Entry, c.cfg.WriteQueue.Size),
+		stopc:   make(chan context.Context),
+		done:    make(chan struct{}),
 	}
 }
 
 // enqueue adds a write without blocking; false when the queue is full.
 func (w *writer) enqueue(e kvcache.Entry) bool {
-	if w == nil {
-		return false
-	}
 	select {
 	case w.queue <- e:
 		return true
@@ -47,8 +45,8 @@ func (w *writer) enqueue(e kvcache.Entry) bool {
 
 func (w *writer) run() {
 	defer close(w.done)
-	size := w.p.cfg.WriteQueue.BatchSize
-	ticker := time.NewTicker(w.p.cfg.WriteQueue.FlushInterval)
+	size := w.cfg.BatchSize
+	ticker := time.NewTicker(w.cfg.FlushInterval)
 	defer ticker.Stop()
 	buf := make([]kvcache.Entry, 0, size)
 	for {
@@ -63,7 +61,7 @@ func (w *writer) run() {
 				buf = w.flush(context.Background(), buf)
 			}
 		case ctx := <-w.stopc:
-			// Shutdown: send what is queued, bounded by Shutdown's context.
+			// Close: send what is queued, bounded by Close's context.
 			for {
 				select {
 				case e := <-w.queue:
@@ -100,20 +98,19 @@ func (w *writer) stop(ctx context.Context) {
 // flush sends buf in one store Set, the last write of each key winning, and returns
 // buf emptied for reuse.
 func (w *writer) flush(ctx context.Context, buf []kvcache.Entry) []kvcache.Entry {
-	p := w.p
 	entries := dedupeEntries(buf)
-	if !p.breaker.allow() {
-		p.tb.ProcessorKvcacheWritesDropped.Add(ctx, int64(len(entries)), p.optsDropped[dropCircuitOpen])
+	if !w.breaker.allow() {
+		w.hooks.WritesDropped(ctx, DropCircuitOpen, int64(len(entries)))
 		return buf[:0]
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	start := time.Now()
-	err := p.store.Set(ctx, entries)
-	p.recordStoreCall(ctx, p.optsSet, p.optsKeysSet, start, len(entries), err)
-	p.breaker.record(err)
+	err := w.store.Set(ctx, entries)
+	w.hooks.StoreCall(context.WithoutCancel(ctx), OpSet, len(entries), time.Since(start), err)
+	w.breaker.record(err)
 	if err != nil {
-		p.tb.ProcessorKvcacheWritesDropped.Add(ctx, int64(len(entries)), p.optsDropped[dropStoreError])
+		w.hooks.WritesDropped(ctx, DropStoreError, int64(len(entries)))
 	}
 	clear(buf)
 	return buf[:0]

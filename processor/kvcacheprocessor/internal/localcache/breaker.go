@@ -1,32 +1,19 @@
-package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
+package localcache // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// errCircuitOpen is returned instead of calling a store whose circuit is open.
-var errCircuitOpen = errors.New("kvcache store circuit breaker is open")
-
-type circuitState int32
+// CircuitState is the state of the breaker; its value is the circuit_state metric's.
+type CircuitState int32
 
 const (
-	circuitClosed   circuitState = 0
-	circuitOpen     circuitState = 1
-	circuitHalfOpen circuitState = 2
+	CircuitClosed   CircuitState = 0
+	CircuitOpen     CircuitState = 1
+	CircuitHalfOpen CircuitState = 2
 )
-
-func (s circuitState) String() string {
-	switch s {
-	case circuitOpen:
-		return "open"
-	case circuitHalfOpen:
-		return "half-open"
-	}
-	return "closed"
-}
 
 // breaker is a consecutive-failure circuit breaker: threshold failures in a row open
 // it; while open no store call is made; after openFor one probe call is let through
@@ -39,7 +26,7 @@ type breaker struct {
 	threshold int
 	openFor   time.Duration
 	now       func() time.Time
-	onChange  func(state circuitState, cause error)
+	onChange  func(state CircuitState, cause error)
 
 	state     atomic.Int32
 	openUntil atomic.Int64 // unix nanoseconds
@@ -48,46 +35,41 @@ type breaker struct {
 	failures int
 }
 
-func newBreaker(threshold int, openFor time.Duration, now func() time.Time, onChange func(circuitState, error)) *breaker {
+func newBreaker(threshold int, openFor time.Duration, now func() time.Time, onChange func(CircuitState, error)) *breaker {
 	return &breaker{threshold: threshold, openFor: openFor, now: now, onChange: onChange}
 }
 
 // blocked reports, without side effects, whether a store call would be refused now.
 func (b *breaker) blocked() bool {
-	switch circuitState(b.state.Load()) {
-	case circuitClosed:
+	switch CircuitState(b.state.Load()) {
+	case CircuitClosed:
 		return false
-	case circuitHalfOpen:
+	case CircuitHalfOpen:
 		return true
 	default:
 		return b.now().UnixNano() < b.openUntil.Load()
 	}
 }
 
-// isOpen reports whether the circuit is not closed.
-func (b *breaker) isOpen() bool {
-	return circuitState(b.state.Load()) != circuitClosed
-}
-
 // allow reports whether a store call may be made now; when the circuit is open and
 // its open duration has passed, the caller becomes the probe.
 func (b *breaker) allow() bool {
-	if b.threshold <= 0 || circuitState(b.state.Load()) == circuitClosed {
+	if b.threshold <= 0 || CircuitState(b.state.Load()) == CircuitClosed {
 		return true
 	}
 	b.mu.Lock()
-	st := circuitState(b.state.Load())
-	allowed := st == circuitClosed
-	if st == circuitOpen && b.now().UnixNano() >= b.openUntil.Load() {
-		b.state.Store(int32(circuitHalfOpen))
+	st := CircuitState(b.state.Load())
+	allowed := st == CircuitClosed
+	if st == CircuitOpen && b.now().UnixNano() >= b.openUntil.Load() {
+		b.state.Store(int32(CircuitHalfOpen))
 		allowed = true
-		st = circuitHalfOpen
+		st = CircuitHalfOpen
 	} else {
 		st = -1
 	}
 	b.mu.Unlock()
-	if st == circuitHalfOpen {
-		b.onChange(circuitHalfOpen, nil)
+	if st == CircuitHalfOpen {
+		b.onChange(CircuitHalfOpen, nil)
 	}
 	return allowed
 }
@@ -98,20 +80,20 @@ func (b *breaker) record(err error) {
 		return
 	}
 	b.mu.Lock()
-	st := circuitState(b.state.Load())
+	st := CircuitState(b.state.Load())
 	changed := false
 	if err == nil {
 		b.failures = 0
-		if st != circuitClosed {
-			b.state.Store(int32(circuitClosed))
-			changed, st = true, circuitClosed
+		if st != CircuitClosed {
+			b.state.Store(int32(CircuitClosed))
+			changed, st = true, CircuitClosed
 		}
 	} else {
 		b.failures++
-		if st == circuitHalfOpen || (st == circuitClosed && b.failures >= b.threshold) {
+		if st == CircuitHalfOpen || (st == CircuitClosed && b.failures >= b.threshold) {
 			b.openUntil.Store(b.now().Add(b.openFor).UnixNano())
-			b.state.Store(int32(circuitOpen))
-			changed, st = true, circuitOpen
+			b.state.Store(int32(CircuitOpen))
+			changed, st = true, CircuitOpen
 		}
 	}
 	b.mu.Unlock()

@@ -1,0 +1,191 @@
+package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
+)
+
+// result is the outcome of one lookup of one record (the `result` metric attribute).
+type result uint8
+
+const (
+	resultHit result = iota
+	resultMiss
+	resultStale
+	resultError
+	resultNegative
+	numResults
+)
+
+var resultNames = [numResults]string{"hit", "miss", "stale", "error", "negative"}
+
+type cacheEntry = localcache.Entry[*decoded]
+
+// pendingRec is a record whose key was not in the local cache.
+type pendingRec struct {
+	attrs pcommon.Map
+	l     *lookup
+	key   string
+}
+
+// batchState is the scratch space of one incoming batch (pooled).
+type batchState struct {
+	c       localcache.Batch[*decoded]
+	keyBuf  []byte
+	pending []pendingRec
+	counts  [numResults]int64
+}
+
+func (p *kvProcessor) begin() *batchState {
+	b := p.batches.Get().(*batchState)
+	p.cache.Begin(&b.c)
+	return b
+}
+
+func (p *kvProcessor) release(b *batchState) {
+	clear(b.pending)
+	b.pending = b.pending[:0]
+	b.c.Reset()
+	b.counts = [numResults]int64{}
+	p.batches.Put(b)
+}
+
+// record applies the rules of one level to one record.
+func (p *kvProcessor) record(b *batchState, lv level, attrs pcommon.Map, tid pcommon.TraceID) {
+	for _, w := range p.rule.writesBy[lv] {
+		p.write(b, w, attrs, tid)
+	}
+	for _, l := range p.rule.byLevel[lv] {
+		p.lookupOne(b, l, attrs, tid)
+	}
+}
+
+func (p *kvProcessor) lookupOne(b *batchState, l *lookup, attrs pcommon.Map, tid pcommon.TraceID) {
+	key, built, ok := l.key.build(&b.keyBuf, attrs, tid)
+	if !ok {
+		if l.missingKeyDf {
+			l.apply(attrs, l.defaultOps)
+		}
+		return
+	}
+	e, st := p.cache.Lookup(&b.c, key, !built)
+	res := resultHit
+	switch st {
+	case localcache.Missing:
+		p.addPending(b, l, attrs, key)
+		return
+	case localcache.Stale:
+		res = resultStale
+	}
+	p.serve(b, l, attrs, key, e, res)
+}
+
+func (p *kvProcessor) addPending(b *batchState, l *lookup, attrs pcommon.Map, key string) {
+	b.pending = append(b.pending, pendingRec{attrs: attrs, l: l, key: b.c.Miss(key)})
+}
+
+// serve applies a known entry to a record and counts the lookup.
+func (p *kvProcessor) serve(b *batchState, l *lookup, attrs pcommon.Map, key string, e *cacheEntry, res result) {
+	if e.Negative() {
+		b.counts[resultNegative]++
+		if l.hasDefault {
+			l.apply(attrs, l.defaultOps)
+		}
+		return
+	}
+	ops, bad := p.opsFor(e, l, key)
+	if bad != badNone {
+		b.counts[resultError]++
+		return
+	}
+	b.counts[res]++
+	l.apply(attrs, ops)
+}
+
+// opsFor returns the attributes e sets for lookup l, decoding them on first use.
+func (p *kvProcessor) opsFor(e *cacheEntry, l *lookup, key string) ([]attrOp, badKind) {
+	d := e.Memo()
+	if r := d.ops[l.idx].Load(); r != nil {
+		return r.ops, r.bad
+	}
+	r := &opsResult{}
+	switch {
+	case e.TooLarge():
+		r.bad = badTooLarge
+	case !l.json:
+		r.ops = []attrOp{{name: l.target, kind: kindStr, str: e.Value()}}
+	default:
+		fields, bad, first := d.parseJSON(e.Value())
+		if bad != badNone {
+			if first {
+				p.tel.badValue(key, bad)
+			}
+			r.bad = bad
+		} else {
+			r.ops = l.opsFromFields(fields)
+		}
+	}
+	d.ops[l.idx].Store(r)
+	return r.ops, r.bad
+}
+
+// write remembers a record's values under its key.
+func (p *kvProcessor) write(b *batchState, w *writeRule, attrs pcommon.Map, tid pcommon.TraceID) {
+	key, _, ok := w.key.build(&b.keyBuf, attrs, tid)
+	if !ok {
+		return
+	}
+	if val, ok := w.value(attrs); ok {
+		p.cache.Write(&b.c, key, val, w.ttl)
+	}
+}
+
+// finish starts the batch's reloads, fetches what it missed, applies it and counts.
+func (p *kvProcessor) finish(ctx context.Context, b *batchState) {
+	p.cache.Finish(ctx, &b.c)
+	if len(b.pending) > 0 {
+		p.resolveMissing(ctx, b)
+	}
+	p.tel.lookups(ctx, &b.counts)
+}
+
+// resolveMissing fetches the batch's missing keys, waiting at most `timeout`
+// (on_miss: wait) or not at all (on_miss: async), and applies what came back.
+func (p *kvProcessor) resolveMissing(ctx context.Context, b *batchState) {
+	wait := p.cfg.Timeout
+	if p.cfg.OnMiss == OnMissAsync {
+		wait = 0
+	}
+	entries, outcome, err := p.cache.Fetch(ctx, &b.c, wait)
+	switch outcome {
+	case localcache.Loaded:
+	case localcache.Started:
+		b.counts[resultMiss] += int64(len(b.pending))
+		return
+	default: // refused, closing, timed out, canceled
+		b.counts[resultError] += int64(len(b.pending))
+		return
+	}
+	for i := range b.pending {
+		pr := &b.pending[i]
+		e := entries[pr.key]
+		switch {
+		case e != nil:
+			res := resultMiss
+			if e.Negative() {
+				res = resultNegative
+			}
+			p.serve(b, pr.l, pr.attrs, pr.key, e, res)
+		case err == nil: // not found, negative caching off
+			b.counts[resultNegative]++
+			if pr.l.hasDefault {
+				pr.l.apply(pr.attrs, pr.l.defaultOps)
+			}
+		default:
+			b.counts[resultError]++
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
+	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/metadata"
+)
+
+// telemetry is the processor's metrics, logs and component status: it counts
+// lookups and unusable values, and is the local cache's Hooks.
+type telemetry struct {
+	tb          *metadata.TelemetryBuilder
+	logger      *zap.Logger
+	host        component.Host // set in Start
+	openFor     time.Duration
+	logLimiter  *rate.Limiter
+	optsResult  [numResults]metric.AddOption
+	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
+	optsKeys    [2]metric.RecordOption         // [op]
+	optsDropped [3]metric.AddOption            // [localcache.DropReason]
+	optsInvalid map[badKind]metric.AddOption
+}
+
+var _ localcache.Hooks = (*telemetry)(nil)
+
+func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*telemetry, error) {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	t := &telemetry{tb: tb, logger: set.Logger, openFor: openFor, logLimiter: rate.NewLimiter(rate.Every(time.Second), 10)}
+	attrs := func(kv ...string) metric.MeasurementOption {
+		a := make([]attribute.KeyValue, 0, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			a = append(a, attribute.String(kv[i], kv[i+1]))
+		}
+		return metric.WithAttributeSet(attribute.NewSet(a...))
+	}
+	for r := range numResults {
+		t.optsResult[r] = attrs("result", resultNames[r])
+	}
+	for op, name := range [2]string{localcache.OpGet: "get", localcache.OpSet: "set"} {
+		t.optsCall[op] = [2]metric.MeasurementOption{attrs("operation", name, "outcome", "success"), attrs("operation", name, "outcome", "failure")}
+		t.optsKeys[op] = attrs("operation", name)
+	}
+	for r, name := range [3]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open", localcache.DropStoreError: "store_error"} {
+		t.optsDropped[r] = attrs("reason", name)
+	}
+	t.optsInvalid = map[badKind]metric.AddOption{}
+	for _, k := range []badKind{badInvalidJSON, badTooLarge, badWrongShape} {
+		t.optsInvalid[k] = attrs("kind", k.String())
+	}
+	return t, nil
+}
+
+// lookups counts one batch's lookups by result.
+func (t *telemetry) lookups(ctx context.Context, counts *[numResults]int64) {
+	for r := range numResults {
+		if n := counts[r]; n > 0 {
+			t.tb.ProcessorKvcacheLookups.Add(ctx, n, t.optsResult[r])
+		}
+	}
+}
+
+// badValue counts and logs a key (never its value) whose value cannot be used,
+// the log rate-limited.
+func (t *telemetry) badValue(key string, kind badKind) {
+	t.tb.ProcessorKvcacheInvalidValues.Add(context.Background(), 1, t.optsInvalid[kind])
+	if t.logger.Core().Enabled(zap.DebugLevel) && t.logLimiter.Allow() {
+		t.logger.Debug("kvcache value skipped", zap.String("key", key), zap.String("kind", kind.String()))
+	}
+}
+
+func (t *telemetry) circuitState(ctx context.Context, s localcache.CircuitState) {
+	t.tb.ProcessorKvcacheCircuitState.Record(ctx, int64(s))
+}
+
+func (t *telemetry) StoreCall(ctx context.Context, op localcache.Op, keys int, elapsed time.Duration, err error) {
+	i := 0
+	if err != nil {
+		i = 1
+	}
+	t.tb.ProcessorKvcacheStoreRequests.Add(ctx, 1, t.optsCall[op][i])
+	t.tb.ProcessorKvcacheStoreDuration.Record(ctx, elapsed.Seconds(), t.optsCall[op][i])
+	t.tb.ProcessorKvcacheStoreKeys.Record(ctx, int64(keys), t.optsKeys[op])
+}
+
+func (t *telemetry) CircuitChanged(state localcache.CircuitState, cause error) {
+	t.circuitState(context.Background(), state)
+	switch state {
+	case localcache.CircuitOpen:
+		t.logger.Warn("kvcache store circuit opened: records pass un-enriched (or with stale values) until a probe succeeds",
+			zap.Error(cause), zap.Duration("probe_interval", t.openFor))
+		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(
+			fmt.Errorf("kvcache store unavailable, circuit open: %w", cause)))
+	case localcache.CircuitClosed:
+		t.logger.Info("kvcache store circuit closed: store reachable again")
+		componentstatus.ReportStatus(t.host, componentstatus.NewEvent(componentstatus.StatusOK))
+	case localcache.CircuitHalfOpen:
+		t.logger.Debug("kvcache store circuit half-open: probing")
+	}
+}
+
+func (t *telemetry) Invalidated() {
+	t.tb.ProcessorKvcacheInvalidations.Add(context.Background(), 1)
+}
+
+func (t *telemetry) ValueTooLarge(key string) { t.badValue(key, badTooLarge) }
+
+func (t *telemetry) WritesQueued(ctx context.Context, n int64) {
+	t.tb.ProcessorKvcacheWritesQueued.Add(ctx, n)
+}
+
+func (t *telemetry) WritesDropped(ctx context.Context, reason localcache.DropReason, n int64) {
+	t.tb.ProcessorKvcacheWritesDropped.Add(ctx, n, t.optsDropped[reason])
+}
