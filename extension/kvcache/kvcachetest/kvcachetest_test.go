@@ -74,6 +74,12 @@ func runReadOnlySuite(t *testing.T, mode string) {
 	}, kvcachetest.ReadOnly(put, remove))
 }
 
+func TestConformanceTextValues(t *testing.T) {
+	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
+		return kvcachetest.NewMemoryStore()
+	}, kvcachetest.TextValues())
+}
+
 func TestConformanceReadOnly(t *testing.T) {
 	runReadOnlySuite(t, "")
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +35,15 @@ type Option func(*suiteOptions)
 
 type suiteOptions struct {
 	expiry bool
+	text   bool
 	seed   *seeder
+}
+
+// TextValues is for stores whose wire format carries values as text (JSON
+// strings, as an HTTP API answers them): the binary-values and large-value checks
+// use valid UTF-8 values instead of arbitrary bytes. Keys are unchanged.
+func TextValues() Option {
+	return func(o *suiteOptions) { o.text = true }
 }
 
 // WithoutExpiry is for stores that accept Entry.TTL but do not expire entries
@@ -106,10 +115,10 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) kvcache.Store, opts
 		{"SetOverwrites", testSetOverwrites},
 		{"SetWithTTL", func(t *testing.T, s kvcache.Store, p string) { testSetWithTTL(t, s, p, o.expiry) }},
 		{"Delete", testDelete},
-		{"BinaryKeysAndValues", testBinary},
+		{"BinaryKeysAndValues", func(t *testing.T, s kvcache.Store, p string) { testBinary(t, s, p, o.text) }},
 		{"ValuesAreNotShared", testValuesNotShared},
 		{"LargeBatch", testLargeBatch},
-		{"LargeValue", testLargeValue},
+		{"LargeValue", func(t *testing.T, s kvcache.Store, p string) { testLargeValue(t, s, p, o.text) }},
 		{"Concurrent", testConcurrent},
 		{"ContextDone", testContextDone},
 	}
@@ -304,9 +313,12 @@ func testDelete(t *testing.T, s kvcache.Store, p string) {
 	requireFound(t, get(t, s, p+"a")[0], "again")
 }
 
-func testBinary(t *testing.T, s kvcache.Store, p string) {
+func testBinary(t *testing.T, s kvcache.Store, p string, text bool) {
 	keys := []string{p + "with space", p + "ütf-8 ✓", p + "a:b/c{d}", p + "line\nbreak"}
 	vals := [][]byte{{0x00, 0xff, 0x00}, []byte("ünïcödé"), []byte(`{"json":true,"n":1}`), bytes.Repeat([]byte{0x80}, 33)}
+	if text {
+		vals[0], vals[3] = []byte("nul\x00 and \"quotes\" \\ <tags>"), []byte(strings.Repeat("€", 33))
+	}
 	entries := make([]kvcache.Entry, len(keys))
 	for i := range keys {
 		entries[i] = kvcache.Entry{Key: keys[i], Value: vals[i]}
@@ -361,10 +373,13 @@ func testLargeBatch(t *testing.T, s kvcache.Store, p string) {
 	}
 }
 
-func testLargeValue(t *testing.T, s kvcache.Store, p string) {
+func testLargeValue(t *testing.T, s kvcache.Store, p string, text bool) {
 	v := make([]byte, LargeValueSize)
 	for i := range v {
 		v[i] = byte(i * 31)
+		if text {
+			v[i] = ' ' + byte(i*31)%95 // printable ASCII
+		}
 	}
 	set(t, s, kvcache.Entry{Key: p + "big", Value: v})
 	got := get(t, s, p+"big")[0]
