@@ -61,7 +61,7 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "bulk_path_with_key", ErrContains: []string{"bulk::path:", "{key}"}},
 		{ID: "bulk_no_keys_field", ErrContains: []string{"bulk::keys_field:"}},
 		{ID: "pointer_no_slash", ErrContains: []string{"value_pointer:", "start with '/'"}},
-		{ID: "pointer_bad_escape", ErrContains: []string{"value_pointer:", "position 7"}},
+		{ID: "pointer_bad_escape", ErrContains: []string{"value_pointer:", "byte 7"}},
 		{ID: "timeout_zero", ErrContains: []string{"timeout: must be positive"}},
 		{ID: "max_response_size_zero", ErrContains: []string{"max_response_size:"}},
 		{ID: "bad_compression", ErrContains: []string{"compression", `"zip"`}},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/httpkvext/internal/metadata"
@@ -127,7 +130,7 @@ func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == bulkPath:
 		s.serveBulk(w, r)
 	default:
-		http.Error(w, "no such route", http.StatusBadRequest)
+		http.NotFound(w, r)
 	}
 }
 
@@ -227,4 +230,15 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// authConfig is `auth: {authenticator: id}`.
+func authConfig(id string) configoptional.Optional[configauth.Config] {
+	var cid component.ID
+	if err := cid.UnmarshalText([]byte(id)); err != nil {
+		panic(err)
+	}
+	return configoptional.Some(configauth.Config{AuthenticatorID: cid})
 }

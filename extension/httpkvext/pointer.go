@@ -31,7 +31,7 @@ func parsePointer(s string) (pointer, error) {
 	for i, tok := range tokens {
 		for j := 0; j < len(tok); j++ {
 			if tok[j] == '~' && (j+1 == len(tok) || (tok[j+1] != '0' && tok[j+1] != '1')) {
-				return nil, fmt.Errorf("%q: '~' at position %d must be followed by 0 or 1 (RFC 6901)", s, pos+j)
+				return nil, fmt.Errorf("%q: '~' at byte %d must be followed by 0 or 1 (RFC 6901)", s, pos+j)
 			}
 		}
 		pos += len(tok) + 1
