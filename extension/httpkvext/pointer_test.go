@@ -33,20 +33,20 @@ func TestSelectValue(t *testing.T) {
 	doc := []byte(`{"foo": ["bar", "baz"], "": 0, "a/b": 1, "c%d": 2, "e^f": 3, "g|h": 4,
 		"i\\j": 5, "k\"l": 6, " ": 7, "m~n": 8, "obj": {"x": [true, {"y": null}]}}`)
 	for ptr, want := range map[string]string{
-		"":          "", // whole document: checked below
-		"/foo":      `["bar", "baz"]`,
-		"/foo/0":    "bar",
-		"/":         "0",
-		"/a~1b":     "1",
-		"/c%d":      "2",
-		"/e^f":      "3",
-		"/g|h":      "4",
-		"/i\\j":     "5",
-		"/k\"l":     "6",
-		"/ ":        "7",
-		"/m~0n":     "8",
-		"/obj/x/0":  "true",
-		"/obj/x/1":  `{"y": null}`,
+		"":         "", // whole document: checked below
+		"/foo":     `["bar", "baz"]`,
+		"/foo/0":   "bar",
+		"/":        "0",
+		"/a~1b":    "1",
+		"/c%d":     "2",
+		"/e^f":     "3",
+		"/g|h":     "4",
+		"/i\\j":    "5",
+		"/k\"l":    "6",
+		"/ ":       "7",
+		"/m~0n":    "8",
+		"/obj/x/0": "true",
+		"/obj/x/1": `{"y": null}`,
 	} {
 		p, err := parsePointer(ptr)
 		require.NoError(t, err)
@@ -57,7 +57,7 @@ func TestSelectValue(t *testing.T) {
 			assert.Equal(t, want, string(v), ptr)
 		}
 	}
-	for _, ptr := range []string{"/nope", "/foo/2", "/foo/01", "/foo/-", "/foo/x", "/obj/x/1/y", "/obj/x/0/deeper", "/"+"m~1n"} {
+	for _, ptr := range []string{"/nope", "/foo/2", "/foo/01", "/foo/-", "/foo/x", "/obj/x/1/y", "/obj/x/0/deeper", "/" + "m~1n"} {
 		p, err := parsePointer(ptr)
 		require.NoError(t, err)
 		_, found, err := p.selectValue(doc)
