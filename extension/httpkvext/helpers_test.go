@@ -1,8 +1,10 @@
 package httpkvext
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -57,6 +59,7 @@ type apiServer struct {
 	seenMu    sync.Mutex
 	seenPaths []string
 	seenBulk  [][]string
+	gzipped   atomic.Int64 // bulk requests that came gzip-compressed
 }
 
 func newAPIServer(t testing.TB) *apiServer {
@@ -158,8 +161,18 @@ func (s *apiServer) servePerKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *apiServer) serveBulk(w http.ResponseWriter, r *http.Request) {
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, "bad gzip", http.StatusBadRequest)
+			return
+		}
+		body = zr
+		s.gzipped.Add(1)
+	}
 	var req map[string][]string
-	if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&req) != nil {
+	if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(body).Decode(&req) != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
