@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/httpkvext/internal/metadata"
@@ -255,3 +256,5 @@ func authConfig(id string) configoptional.Optional[configauth.Config] {
 	}
 	return configoptional.Some(configauth.Config{AuthenticatorID: cid})
 }
+
+func extensionSettings() extension.Settings { return extensiontest.NewNopSettings(metadata.Type) }
