@@ -22,6 +22,7 @@ import (
 	azureidentityauthext "github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
 	memkvext "github.com/otelcol-custom/otelcol-custom/extension/memkvext"
 	rediskvext "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
+	httpkvext "github.com/otelcol-custom/otelcol-custom/extension/httpkvext"
 	batchprocessor "go.opentelemetry.io/collector/processor/batchprocessor"
 	memorylimiterprocessor "go.opentelemetry.io/collector/processor/memorylimiterprocessor"
 	kvcacheprocessor "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
@@ -56,6 +57,7 @@ func components() (otelcol.Factories, error) {
 		azureidentityauthext.NewFactory(),
 		memkvext.NewFactory(),
 		rediskvext.NewFactory(),
+		httpkvext.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -68,6 +70,7 @@ func components() (otelcol.Factories, error) {
 		azureidentityauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		memkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		rediskvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		httpkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
