@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,6 +50,7 @@ type apiServer struct {
 	data map[string]apiEntry
 
 	requests atomic.Int64
+	conns    atomic.Int64 // connections accepted
 	inFlight atomic.Int64
 	maxInFl  atomic.Int64
 
@@ -65,7 +67,13 @@ type apiServer struct {
 
 func newAPIServer(t testing.TB) *apiServer {
 	s := &apiServer{data: map[string]apiEntry{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }

@@ -410,3 +410,54 @@ func TestCanceledCallIsNotAFailure(t *testing.T) {
 	assert.Zero(t, len(host.Events()), "no status change for a cancelled call")
 	assert.False(t, errors.Is(err, errNotStarted))
 }
+
+// TestPerKeyReusesConnections: the GETs of a call reuse keep-alive connections:
+// the client keeps per_key::max_concurrency idle connections per host (net/http
+// keeps 2), so a second call of many keys opens no new connection.
+func TestPerKeyReusesConnections(t *testing.T) {
+	srv := newAPIServer(t)
+	conns := &srv.conns
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = "k" + itoa(i)
+	}
+	srv.setFault(func(http.ResponseWriter, *http.Request) bool {
+		time.Sleep(2 * time.Millisecond) // requests overlap, so all max_concurrency connections are used
+		return false
+	})
+	cfg := perKeyConfig(srv)
+	cfg.PerKey.MaxConcurrency = 8
+	s := newStore(t, cfg)
+	_, err := s.Get(ctxT(t), keys)
+	require.NoError(t, err)
+	first := conns.Load() // about 8: net/http may dial one more while a connection frees up
+	for range 3 {
+		_, err = s.Get(ctxT(t), keys)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, first, conns.Load(), "later calls reuse the idle connections")
+}
+
+// TestEndlessBody: a server that never stops sending is cut off after
+// max_response_size + 1 bytes: the call fails at once as too large, not at the
+// timeout after reading everything.
+func TestEndlessBody(t *testing.T) {
+	shapes(t, func(t *testing.T, srv *apiServer, cfg *Config) {
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		srv.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					break
+				}
+			}
+			return true
+		})
+		cfg.MaxResponseSize = 64 << 10
+		cfg.Timeout = 20 * time.Second
+		s := newStore(t, cfg)
+		start := time.Now()
+		_, err := s.Get(ctxT(t), []string{"k"})
+		require.ErrorContains(t, err, "exceeds max_response_size")
+		assert.Less(t, time.Since(start), 10*time.Second)
+	})
+}
