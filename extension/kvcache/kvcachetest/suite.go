@@ -204,8 +204,13 @@ func newPrefix(t *testing.T) string {
 	return "kvcachetest:" + hex.EncodeToString(b[:]) + ":"
 }
 
+// ctxT bounds one call of the suite, so that a hung store fails its subtest
+// instead of the whole test binary. The bound is generous: no assertion depends on
+// it, and a store whose Get costs one request per key (an HTTP API) makes 10,000
+// requests for the large batch, which takes tens of seconds with -race on a busy
+// machine.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
