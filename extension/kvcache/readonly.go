@@ -9,7 +9,7 @@ import (
 
 // ErrReadOnly is wrapped by every Set and Delete error of a read-only store, so a
 // caller can tell "this store never accepts writes" from a failed write.
-var ErrReadOnly = errors.New("store is read-only")
+var ErrReadOnly = errors.New("read-only store")
 
 // ReadOnly is optionally implemented by a Store that cannot be written (a lookup
 // API, a file loaded at start). Such a store returns an error wrapping ErrReadOnly
@@ -33,6 +33,6 @@ func CheckWritable(s Store, storeID, owner component.ID) error {
 	if !IsReadOnly(s) {
 		return nil
 	}
-	return fmt.Errorf("%s writes to store %q, but %q is a read-only store: remove the writes or name a writable store: %w",
-		owner, storeID, storeID, ErrReadOnly)
+	return fmt.Errorf("%s has writes, but store %q cannot be written (remove the writes, or name a writable store such as memkv or rediskv): %w",
+		owner, storeID, ErrReadOnly)
 }
