@@ -82,7 +82,11 @@ func (s *store) Get(ctx context.Context, keys []string) ([]kvcache.Result, error
 	e.telemetry.HttpkvKeysPerCall.Record(ctx, int64(len(uniq)), e.metrics.mode)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, fmt.Errorf("%w (%w)", err, cerr) // the caller's deadline or cancellation
+			// The caller's deadline or cancellation: says nothing about the API.
+			if errors.Is(err, cerr) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w (%w)", err, cerr)
 		}
 		e.reportError(err)
 		return nil, err
