@@ -23,6 +23,7 @@ import (
 	oauth2clientauthext "github.com/otelcol-custom/otelcol-custom/extension/oauth2clientauthext"
 	memkvext "github.com/otelcol-custom/otelcol-custom/extension/memkvext"
 	rediskvext "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
+	httpkvext "github.com/otelcol-custom/otelcol-custom/extension/httpkvext"
 	batchprocessor "go.opentelemetry.io/collector/processor/batchprocessor"
 	memorylimiterprocessor "go.opentelemetry.io/collector/processor/memorylimiterprocessor"
 	kvcacheprocessor "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
@@ -58,6 +59,7 @@ func components() (otelcol.Factories, error) {
 		oauth2clientauthext.NewFactory(),
 		memkvext.NewFactory(),
 		rediskvext.NewFactory(),
+		httpkvext.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -71,6 +73,7 @@ func components() (otelcol.Factories, error) {
 		oauth2clientauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		memkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		rediskvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		httpkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

@@ -65,6 +65,13 @@ func (p *kvProcessor) doStart(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return err
 	}
+	if p.rule.hasWrites {
+		// A read-only store (httpkv) would drop every write: refuse to start.
+		if err := kvcache.CheckWritable(store, p.cfg.Store, p.id); err != nil {
+			_ = store.Close(ctx)
+			return err
+		}
+	}
 	p.store = store
 	p.tel.circuitState(ctx, localcache.CircuitClosed)
 	nLookups := len(p.rule.lookups)

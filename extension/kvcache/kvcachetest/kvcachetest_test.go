@@ -3,9 +3,11 @@ package kvcachetest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +28,60 @@ func TestConformanceMemoryStore(t *testing.T) {
 	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
 		return kvcachetest.NewMemoryStore()
 	})
+}
+
+// readOnlyMem is a read-only view of a MemoryStore: the data comes from the backend
+// (Put/Remove); Set and Delete fail with kvcache.ErrReadOnly unless mode
+// breaks a rule on purpose.
+type readOnlyMem struct {
+	*kvcachetest.MemoryStore
+	mode string // "": correct; "undeclared": no ReadOnly; "accepts-writes": Set writes
+}
+
+func (r readOnlyMem) ReadOnly() bool { return r.mode != "undeclared" }
+
+func (r readOnlyMem) Set(ctx context.Context, entries []kvcache.Entry) error {
+	if r.mode == "accepts-writes" {
+		return r.MemoryStore.Set(ctx, entries)
+	}
+	return fmt.Errorf("read-only view: %w", kvcache.ErrReadOnly)
+}
+
+func (r readOnlyMem) Delete(context.Context, []string) error {
+	return fmt.Errorf("read-only view: %w", kvcache.ErrReadOnly)
+}
+
+// Close closes the view, not the backend the subtests share.
+func (readOnlyMem) Close(context.Context) error { return nil }
+
+// runReadOnlySuite runs the suite in read-only mode over one shared backend.
+func runReadOnlySuite(t *testing.T, mode string) {
+	backend := kvcachetest.NewMemoryStore()
+	put := func(entries []kvcache.Entry) error {
+		for _, e := range entries {
+			backend.Put(e.Key, string(e.Value))
+		}
+		return nil
+	}
+	remove := func(keys []string) error {
+		for _, k := range keys {
+			backend.Remove(k)
+		}
+		return nil
+	}
+	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
+		return readOnlyMem{MemoryStore: backend, mode: mode}
+	}, kvcachetest.ReadOnly(put, remove))
+}
+
+func TestConformanceTextValues(t *testing.T) {
+	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
+		return kvcachetest.NewMemoryStore()
+	}, kvcachetest.TextValues())
+}
+
+func TestConformanceReadOnly(t *testing.T) {
+	runReadOnlySuite(t, "")
 }
 
 // broken wraps a MemoryStore and breaks one rule of the Store contract.
@@ -89,6 +145,10 @@ func TestBrokenStoreHelper(t *testing.T) {
 	if mode == "" {
 		t.Skip("run by TestSuiteCatchesBrokenStores")
 	}
+	if ro, ok := strings.CutPrefix(mode, "read-only-"); ok {
+		runReadOnlySuite(t, ro)
+		return
+	}
 	kvcachetest.RunStoreTests(t, func(*testing.T) kvcache.Store {
 		if mode == "keeps-buffers" {
 			return &aliasing{MemoryStore: kvcachetest.NewMemoryStore(), kept: map[string][]byte{}}
@@ -108,6 +168,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		"ignores-ttl":      "SetWithTTL",
 		"ignores-context":  "ContextDone",
 		"keeps-buffers":    "ValuesAreNotShared",
+		// A read-only store must declare itself and refuse every write.
+		"read-only-undeclared":     "RejectsWrites",
+		"read-only-accepts-writes": "RejectsWrites",
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()

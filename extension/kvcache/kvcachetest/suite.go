@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,15 @@ type Option func(*suiteOptions)
 
 type suiteOptions struct {
 	expiry bool
+	text   bool
+	seed   *seeder
+}
+
+// TextValues is for stores whose wire format carries values as text (JSON
+// strings, as an HTTP API answers them): the binary-values and large-value checks
+// use valid UTF-8 values instead of arbitrary bytes. Keys are unchanged.
+func TextValues() Option {
+	return func(o *suiteOptions) { o.text = true }
 }
 
 // WithoutExpiry is for stores that accept Entry.TTL but do not expire entries
@@ -41,6 +51,51 @@ type suiteOptions struct {
 // with a TTL but does not wait for them to disappear.
 func WithoutExpiry() Option {
 	return func(o *suiteOptions) { o.expiry = false }
+}
+
+// ReadOnly is for read-only stores (kvcache.IsReadOnly reports true: a lookup API,
+// a file loaded at start). The suite puts its data into the store's backend with
+// put and takes it out with remove instead of calling Set and Delete, so every
+// read-side check still runs against the real store: order and repeats, binary
+// keys and values, a changed backend value, value ownership, large batches and
+// values, concurrency, done contexts. The write-side checks (TTLs, Delete) are
+// replaced by one that Set and Delete, empty or not, fail with an error wrapping
+// kvcache.ErrReadOnly and change nothing. put and remove must be safe for
+// concurrent use and take effect before they return.
+func ReadOnly(put func(entries []kvcache.Entry) error, remove func(keys []string) error) Option {
+	return func(o *suiteOptions) { o.seed = &seeder{put: put, remove: remove} }
+}
+
+// seeder writes to a read-only store's backend.
+type seeder struct {
+	put    func(entries []kvcache.Entry) error
+	remove func(keys []string) error
+}
+
+// seededStore reads through the store under test and writes through the seeder, so
+// the suite's write-then-read checks run unchanged against a read-only store.
+type seededStore struct {
+	kvcache.Store
+	seed *seeder
+}
+
+func (s seededStore) Set(ctx context.Context, entries []kvcache.Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The suite's entries are copied, as Set must not keep the caller's buffers.
+	cp := make([]kvcache.Entry, len(entries))
+	for i, e := range entries {
+		cp[i] = kvcache.Entry{Key: e.Key, Value: bytes.Clone(e.Value), TTL: e.TTL}
+	}
+	return s.seed.put(cp)
+}
+
+func (s seededStore) Delete(ctx context.Context, keys []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.seed.remove(keys)
 }
 
 // RunStoreTests runs the kvcache.Store conformance suite. newStore is called once
@@ -54,21 +109,21 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) kvcache.Store, opts
 	for _, opt := range opts {
 		opt(&o)
 	}
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s kvcache.Store, p string)
-	}{
+	tests := []suiteTest{
 		{"EmptyCalls", testEmptyCalls},
 		{"GetFoundAndNotFoundInOrder", testGetOrder},
 		{"SetOverwrites", testSetOverwrites},
 		{"SetWithTTL", func(t *testing.T, s kvcache.Store, p string) { testSetWithTTL(t, s, p, o.expiry) }},
 		{"Delete", testDelete},
-		{"BinaryKeysAndValues", testBinary},
+		{"BinaryKeysAndValues", func(t *testing.T, s kvcache.Store, p string) { testBinary(t, s, p, o.text) }},
 		{"ValuesAreNotShared", testValuesNotShared},
 		{"LargeBatch", testLargeBatch},
-		{"LargeValue", testLargeValue},
+		{"LargeValue", func(t *testing.T, s kvcache.Store, p string) { testLargeValue(t, s, p, o.text) }},
 		{"Concurrent", testConcurrent},
 		{"ContextDone", testContextDone},
+	}
+	if o.seed != nil {
+		tests = readOnlyTests(tests, o.seed)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +137,66 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) kvcache.Store, opts
 	}
 }
 
+type suiteTest = struct {
+	name string
+	run  func(t *testing.T, s kvcache.Store, p string)
+}
+
+// readOnlyTests adapts the suite to a read-only store: read-side tests write
+// through the seeder, write-side tests are replaced by the read-only checks.
+func readOnlyTests(all []suiteTest, seed *seeder) []suiteTest {
+	var out []suiteTest
+	for _, tt := range all {
+		switch tt.name {
+		case "EmptyCalls", "SetWithTTL", "Delete", "ContextDone":
+			continue // replaced below
+		}
+		run := tt.run
+		out = append(out, suiteTest{tt.name, func(t *testing.T, s kvcache.Store, p string) {
+			run(t, seededStore{Store: s, seed: seed}, p)
+		}})
+	}
+	return append(out,
+		suiteTest{"EmptyGets", testEmptyGets},
+		suiteTest{"RejectsWrites", func(t *testing.T, s kvcache.Store, p string) { testRejectsWrites(t, s, p, seed) }},
+		suiteTest{"ContextDoneReadOnly", func(t *testing.T, s kvcache.Store, p string) { testContextDoneReadOnly(t, s, p, seed) }},
+	)
+}
+
+func testEmptyGets(t *testing.T, s kvcache.Store, _ string) {
+	for _, keys := range [][]string{nil, {}} {
+		res, err := s.Get(ctxT(t), keys)
+		require.NoError(t, err)
+		require.Empty(t, res)
+	}
+}
+
+func testRejectsWrites(t *testing.T, s kvcache.Store, p string, seed *seeder) {
+	require.True(t, kvcache.IsReadOnly(s), "a store run with ReadOnly must declare itself read-only (kvcache.ReadOnly)")
+	require.NoError(t, seed.put([]kvcache.Entry{{Key: p + "k", Value: []byte("v")}}))
+	ctx := ctxT(t)
+	for _, entries := range [][]kvcache.Entry{nil, {}, {{Key: p + "k", Value: []byte("changed")}, {Key: p + "new", Value: []byte("n")}}} {
+		require.ErrorIs(t, s.Set(ctx, entries), kvcache.ErrReadOnly, "Set of %d entries", len(entries))
+	}
+	for _, keys := range [][]string{nil, {}, {p + "k"}} {
+		require.ErrorIs(t, s.Delete(ctx, keys), kvcache.ErrReadOnly, "Delete of %d keys", len(keys))
+	}
+	res := get(t, s, p+"k", p+"new")
+	requireFound(t, res[0], "v", "the rejected writes changed nothing")
+	require.False(t, res[1].Found, "the rejected Set added nothing")
+}
+
+func testContextDoneReadOnly(t *testing.T, s kvcache.Store, p string, seed *seeder) {
+	require.NoError(t, seed.put([]kvcache.Entry{{Key: p + "k", Value: []byte("v")}}))
+	for _, c := range doneContexts(t) {
+		_, err := s.Get(c.ctx, []string{p + "k"})
+		require.ErrorIs(t, err, c.ctx.Err(), "Get with a %s context", c.name)
+		require.Error(t, s.Set(c.ctx, []kvcache.Entry{{Key: p + "k", Value: []byte("x")}}), "Set with a %s context", c.name)
+		require.Error(t, s.Delete(c.ctx, []string{p + "k"}), "Delete with a %s context", c.name)
+	}
+	requireFound(t, get(t, s, p+"k")[0], "v", "value after calls with done contexts")
+}
+
 func newPrefix(t *testing.T) string {
 	var b [6]byte
 	_, err := rand.Read(b[:])
@@ -89,8 +204,13 @@ func newPrefix(t *testing.T) string {
 	return "kvcachetest:" + hex.EncodeToString(b[:]) + ":"
 }
 
+// ctxT bounds one call of the suite, so that a hung store fails its subtest
+// instead of the whole test binary. The bound is generous: no assertion depends on
+// it, and a store whose Get costs one request per key (an HTTP API) makes 10,000
+// requests for the large batch, which takes tens of seconds with -race on a busy
+// machine.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -198,9 +318,12 @@ func testDelete(t *testing.T, s kvcache.Store, p string) {
 	requireFound(t, get(t, s, p+"a")[0], "again")
 }
 
-func testBinary(t *testing.T, s kvcache.Store, p string) {
+func testBinary(t *testing.T, s kvcache.Store, p string, text bool) {
 	keys := []string{p + "with space", p + "ütf-8 ✓", p + "a:b/c{d}", p + "line\nbreak"}
 	vals := [][]byte{{0x00, 0xff, 0x00}, []byte("ünïcödé"), []byte(`{"json":true,"n":1}`), bytes.Repeat([]byte{0x80}, 33)}
+	if text {
+		vals[0], vals[3] = []byte("nul\x00 and \"quotes\" \\ <tags>"), []byte(strings.Repeat("€", 33))
+	}
 	entries := make([]kvcache.Entry, len(keys))
 	for i := range keys {
 		entries[i] = kvcache.Entry{Key: keys[i], Value: vals[i]}
@@ -255,10 +378,13 @@ func testLargeBatch(t *testing.T, s kvcache.Store, p string) {
 	}
 }
 
-func testLargeValue(t *testing.T, s kvcache.Store, p string) {
+func testLargeValue(t *testing.T, s kvcache.Store, p string, text bool) {
 	v := make([]byte, LargeValueSize)
 	for i := range v {
 		v[i] = byte(i * 31)
+		if text {
+			v[i] = ' ' + byte(i*31)%95 // printable ASCII
+		}
 	}
 	set(t, s, kvcache.Entry{Key: p + "big", Value: v})
 	got := get(t, s, p+"big")[0]
@@ -309,15 +435,7 @@ func concurrentWorker(ctx context.Context, s kvcache.Store, p string, w, rounds 
 func testContextDone(t *testing.T, s kvcache.Store, p string) {
 	set(t, s, kvcache.Entry{Key: p + "k", Value: []byte("v")})
 
-	canceled, cancel := context.WithCancel(context.Background())
-	cancel()
-	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel2()
-
-	for _, c := range []struct {
-		name string
-		ctx  context.Context
-	}{{"canceled", canceled}, {"deadline exceeded", expired}} {
+	for _, c := range doneContexts(t) {
 		want := c.ctx.Err()
 		_, err := s.Get(c.ctx, []string{p + "k"})
 		require.ErrorIs(t, err, want, "Get with a %s context", c.name)
@@ -328,4 +446,18 @@ func testContextDone(t *testing.T, s kvcache.Store, p string) {
 	}
 	// The failed calls changed nothing.
 	requireFound(t, get(t, s, p+"k")[0], "v", "value after calls with done contexts")
+}
+
+type namedContext struct {
+	name string
+	ctx  context.Context
+}
+
+// doneContexts returns a cancelled context and one whose deadline has passed.
+func doneContexts(t *testing.T) []namedContext {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	t.Cleanup(cancel2)
+	return []namedContext{{"canceled", canceled}, {"deadline exceeded", expired}}
 }
