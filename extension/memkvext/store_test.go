@@ -128,9 +128,9 @@ func TestStartFails(t *testing.T) {
 	}{
 		{name: "missing file", file: "missing.yaml", wantErr: "no such file"},
 		{name: "invalid content", file: "bad.json", content: `{"a": "s3cr3t",}`, wantErr: "invalid character"},
-		{name: "too many entries", file: "many.csv", content: "key,value\na,1\nb,2\nc,3\n", maxEntries: 2, wantErr: "3 entries, more than max_entries (2)"},
-		{name: "too many bytes", file: "big.csv", content: "key,value\na,0123456789\n", maxBytes: 10, wantErr: "11 bytes of keys and values, more than max_bytes (10)"},
-		{name: "file far larger than max_bytes", file: "huge.csv", content: "key,value\n" + strings.Repeat("k,v\n", 1<<19), maxBytes: 1, wantErr: "larger than"},
+		{name: "too many entries", file: "many.csv", content: "key,value\na,1\nb,2\nc,3\n", maxEntries: 2, wantErr: `line 4, column 1 ("key"): more entries than max_entries (2)`},
+		{name: "too many bytes", file: "big.csv", content: "key,value\na,0123456789\n", maxBytes: 10, wantErr: `line 2, column 1 ("key"): more bytes of keys and values than max_bytes (10)`},
+		{name: "file far larger than max_bytes", file: "huge.csv", content: "key,value\nk," + strings.Repeat("v", 2<<20), maxBytes: 1, wantErr: "larger than 1048578 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,8 +299,8 @@ func TestDropOverridesBothWays(t *testing.T) {
 			for i := range written {
 				setOne(t, s, fmt.Sprintf("k%d", i), "w", 0)
 			}
-			old := &snapshot{entries: map[string][]byte{"k0": []byte("x"), "k1": []byte("y")}}
-			cur := &snapshot{entries: map[string][]byte{"k0": []byte("x"), "k1": []byte("changed"), "k2": []byte("new")}}
+			old := testSnapshot(t, map[string]string{"k0": "x", "k1": "y"})
+			cur := testSnapshot(t, map[string]string{"k0": "x", "k1": "changed", "k2": "new"})
 			s.written.CleanUp()
 			s.dropOverrides(old, cur)
 			_, ok0 := s.written.GetIfPresent("k0")
@@ -315,6 +315,15 @@ func TestDropOverridesBothWays(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSnapshot builds a snapshot of entries.
+func testSnapshot(t *testing.T, entries map[string]string) *snapshot {
+	b := newSnapshotBuilder(len(entries), 1<<20, 0)
+	for k, v := range entries {
+		require.NoError(t, b.add([]byte(k+v), len(k)))
+	}
+	return b.finish(0)
 }
 
 // invalidations records OnInvalidate calls.
