@@ -17,6 +17,7 @@ type hashingReader struct {
 	f     io.Reader
 	h     maphash.Hash
 	n     int64
+	lines int // newlines read
 	limit int64
 }
 
@@ -24,20 +25,22 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
 	r.h.Write(p[:n])
 	r.n += int64(n)
+	r.lines += bytes.Count(p[:n], []byte{'\n'})
 	if r.n > r.limit {
 		return n, fmt.Errorf("file is larger than %d bytes (twice max_bytes plus 1 MiB)", r.limit)
 	}
 	return n, err
 }
 
-// hashFile returns the hash (with seed) of the content of f, read to its end.
-func hashFile(f io.Reader, seed maphash.Seed, limit int64) (uint64, error) {
+// hashFile returns the hash (with seed) of the content of f, read to its end, and
+// its number of newlines.
+func hashFile(f io.Reader, seed maphash.Seed, limit int64) (sum uint64, lines int, err error) {
 	r := &hashingReader{f: f, limit: limit}
 	r.h.SetSeed(seed)
 	if _, err := io.Copy(io.Discard, r); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return r.h.Sum64(), nil
+	return r.h.Sum64(), r.lines, nil
 }
 
 // parse reads entries of the given format from r into b. Errors name keys, lines

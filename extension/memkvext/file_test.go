@@ -93,16 +93,18 @@ func TestParse(t *testing.T) {
 
 func TestHashFileLimit(t *testing.T) {
 	seed := maphash.MakeSeed()
-	_, err := hashFile(strings.NewReader(strings.Repeat("x", 101)), seed, 100)
+	_, _, err := hashFile(strings.NewReader(strings.Repeat("x", 101)), seed, 100)
 	require.ErrorContains(t, err, "larger than 100 bytes")
-	sum, err := hashFile(strings.NewReader(strings.Repeat("x", 101)), seed, 101)
+	content := strings.Repeat("x\n", 50) + "x"
+	sum, lines, err := hashFile(strings.NewReader(content), seed, 101)
 	require.NoError(t, err)
-	require.Equal(t, maphash.String(seed, strings.Repeat("x", 101)), sum)
+	require.Equal(t, maphash.String(seed, content), sum)
+	require.Equal(t, 50, lines)
 }
 
 // parseMap parses in into a snapshot and returns its entries as a map.
 func parseMap(format string, cfg *CSVConfig, in string) (map[string]string, error) {
-	b := newSnapshotBuilder(math.MaxInt, math.MaxInt64, 0)
+	b := newSnapshotBuilder(math.MaxInt, math.MaxInt64, 0, emptySnapshot)
 	if err := parse(format, cfg, strings.NewReader(in), b); err != nil {
 		return nil, err
 	}
@@ -111,8 +113,8 @@ func parseMap(format string, cfg *CSVConfig, in string) (map[string]string, erro
 
 func snapshotMap(s *snapshot) map[string]string {
 	out := make(map[string]string, s.len())
-	for i := range s.len() {
-		out[string(s.key(i))] = string(s.value(i))
+	for k, v := range s.all() {
+		out[string(k)] = string(v)
 	}
 	return out
 }

@@ -422,9 +422,10 @@ func (s *Store) reload(initial bool) error {
 }
 
 // load reads and parses the file; it returns old when the content did not change.
-// The file is streamed twice (first only hashed, to skip a reload that changes
-// nothing), so that its content is never held in memory next to the two
-// snapshots (see docs/design.md, "memkv's file layer").
+// The file is streamed twice: first only hashed (to skip a reload that changes
+// nothing) and its lines counted (to size the index once), then parsed. So its
+// content is never held in memory next to the two snapshots (see docs/design.md,
+// "memkv's file layer").
 func (s *Store) load(old *snapshot) (*snapshot, error) {
 	f, err := os.Open(s.path)
 	if err != nil {
@@ -432,22 +433,20 @@ func (s *Store) load(old *snapshot) (*snapshot, error) {
 	}
 	defer f.Close()
 	limit := 2*s.cfg.MaxBytes + 1<<20
-	if old != emptySnapshot {
-		sum, err := hashFile(f, s.seed, limit)
-		if err != nil {
-			return nil, err
-		}
-		if sum == old.sum {
-			return old, nil
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
+	sum, lines, err := hashFile(f, s.seed, limit)
+	if err != nil {
+		return nil, err
+	}
+	if old != emptySnapshot && sum == old.sum {
+		return old, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
 	}
 	// The sum is of what is parsed, should the file change between the two reads.
 	r := &hashingReader{f: f, limit: limit}
 	r.h.SetSeed(s.seed)
-	b := newSnapshotBuilder(s.cfg.MaxEntries, s.cfg.MaxBytes, old.len())
+	b := newSnapshotBuilder(s.cfg.MaxEntries, s.cfg.MaxBytes, max(lines, old.len()), old)
 	if err := parse(s.format, &s.cfg.File.CSV, r, b); err != nil {
 		return nil, err
 	}
@@ -469,9 +468,9 @@ func (s *Store) dropOverrides(old, cur *snapshot) {
 			}
 		}
 	} else {
-		for i := range cur.len() {
-			if k := unsafeString(cur.key(i)); changed(k, cur.value(i)) {
-				drop = append(drop, k) // aliases cur, which is immutable
+		for k, v := range cur.all() {
+			if ks := unsafeString(k); changed(ks, v) {
+				drop = append(drop, ks) // aliases cur, which is immutable
 			}
 		}
 	}

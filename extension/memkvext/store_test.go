@@ -319,7 +319,7 @@ func TestDropOverridesBothWays(t *testing.T) {
 
 // testSnapshot builds a snapshot of entries.
 func testSnapshot(t *testing.T, entries map[string]string) *snapshot {
-	b := newSnapshotBuilder(len(entries), 1<<20, 0)
+	b := newSnapshotBuilder(len(entries), 1<<20, 0, emptySnapshot)
 	for k, v := range entries {
 		require.NoError(t, b.add([]byte(k+v), len(k)))
 	}
