@@ -147,7 +147,7 @@ func parseCSV(r io.Reader, cfg *CSVConfig, b *snapshotBuilder) error {
 		klen := len(buf)
 		if l.valCol >= 0 {
 			buf = append(buf, rec[l.valCol]...)
-		} else if buf, err = l.appendObject(buf, rec, line); err != nil {
+		} else if buf, err = l.appendObject(buf, rec, cr); err != nil {
 			return err
 		}
 		if err := b.add(buf, klen); err != nil {
@@ -163,7 +163,7 @@ func parseCSV(r io.Reader, cfg *CSVConfig, b *snapshotBuilder) error {
 // appendObject appends the JSON object of a table row's fields to buf, in column
 // order. Empty cells are left out (the entry has no such field), as the kvcache
 // processor leaves out JSON nulls.
-func (l *csvLayout) appendObject(buf []byte, rec []string, line int) ([]byte, error) {
+func (l *csvLayout) appendObject(buf []byte, rec []string, cr *csv.Reader) ([]byte, error) {
 	buf = append(buf, '{')
 	first := true
 	for i := range l.fields {
@@ -183,7 +183,8 @@ func (l *csvLayout) appendObject(buf []byte, rec []string, line int) ([]byte, er
 		var err error
 		if buf, err = appendCell(buf, cell, f.typ); err != nil {
 			// The reason only: strconv's errors quote the cell, and values never
-			// appear in errors.
+			// appear in errors. A quoted cell may sit on a later line than its row.
+			line, _ := cr.FieldPos(f.col)
 			return nil, fmt.Errorf("line %d, column %d (%q): not %s: %w", line, f.col+1, f.name, article(f.typ), err)
 		}
 	}

@@ -617,3 +617,34 @@ func TestFactory(t *testing.T) {
 	_, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), &Config{})
 	require.ErrorContains(t, err, "max_entries")
 }
+
+// A table whose reload fails on its last row keeps every row of the previous
+// load: the rows before the bad one are not half-loaded.
+func TestReloadBadCSVRowKeepsAllPreviousRows(t *testing.T) {
+	cfg := testConfig()
+	cfg.File.Path = filepath.Join(t.TempDir(), "services.csv")
+	cfg.File.CSV = CSVConfig{KeyColumns: []string{"service", "env"}, Types: map[string]string{"tier": CSVTypeInt}}
+	writeFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments,1\ncart,prod,web,2\n")
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	s := newStore(t, cfg, host)
+	v, _ := getOne(t, s, "checkout:prod")
+	require.JSONEq(t, `{"team":"payments","tier":1}`, v)
+
+	replaceFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments-new,1\nsearch,prod,web,3\ncart,prod,web,s3cr3t\n")
+	ev := waitStatus(t, host, componentstatus.StatusRecoverableError)
+	require.ErrorContains(t, ev.Err(), `line 4, column 4 ("tier"): not an int`)
+	require.NotContains(t, ev.Err().Error(), "s3cr3t")
+	v, _ = getOne(t, s, "checkout:prod")
+	require.JSONEq(t, `{"team":"payments","tier":1}`, v, "rows before the bad one are not loaded")
+	_, found := getOne(t, s, "search:prod")
+	require.False(t, found)
+	v, _ = getOne(t, s, "cart:prod")
+	require.JSONEq(t, `{"team":"web","tier":2}`, v)
+
+	replaceFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments-new,1\nsearch,prod,web,3\n")
+	waitValue(t, s, "checkout:prod", `{"team":"payments-new","tier":1}`)
+	v, _ = getOne(t, s, "search:prod")
+	require.Equal(t, `{"team":"web","tier":3}`, v)
+	_, found = getOne(t, s, "cart:prod")
+	require.False(t, found, "a row removed from the file is gone")
+}
