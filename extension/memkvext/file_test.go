@@ -79,16 +79,23 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseMap(tt.format, &CSVConfig{}, tt.in)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				require.NotContains(t, err.Error(), "s3cr3t", "errors must not show values")
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
+			checkParse(t, tt.format, &CSVConfig{}, tt.in, tt.want, tt.wantErr)
 		})
 	}
+}
+
+// checkParse parses in and checks the entries, or the error (which must not show
+// the values, all containing "s3cr3t" in the invalid inputs).
+func checkParse(t *testing.T, format string, cfg *CSVConfig, in string, want map[string]string, wantErr string) {
+	t.Helper()
+	got, err := parseMap(format, cfg, in)
+	if wantErr != "" {
+		require.ErrorContains(t, err, wantErr)
+		require.NotContains(t, err.Error(), "s3cr3t", "errors must not show values")
+		return
+	}
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 }
 
 func TestHashFileLimit(t *testing.T) {
