@@ -2,7 +2,9 @@ package memkvext_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/memkvext"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
@@ -89,4 +92,31 @@ func TestKvcacheLookupFromCSVTable(t *testing.T) {
 			assert.Equal(t, pcommon.ValueTypeInt, tier.Type(), "typed column")
 		}
 	}
+}
+
+// The README's table example is testdata/kvcache_table.yaml with another path.
+func TestReadmeTableExampleIsTheTestedConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	var example string
+	for block := range strings.SplitSeq(string(readme), "```yaml\n") {
+		if strings.Contains(block, "memkv/services:") {
+			example, _, _ = strings.Cut(block, "```")
+		}
+	}
+	require.NotEmpty(t, example, "README.md has the table example")
+	tested, err := os.ReadFile(filepath.Join("testdata", "kvcache_table.yaml"))
+	require.NoError(t, err)
+	var got, want any
+	require.NoError(t, yaml.Unmarshal([]byte(strings.Replace(example, "/etc/otelcol/services.csv", "testdata/services.csv", 1)), &got))
+	require.NoError(t, yaml.Unmarshal(tested, &want))
+	require.Equal(t, want, got)
+
+	csvExample := "service,env,team,owner,tier,oncall\n"
+	_, after, ok := strings.Cut(string(readme), "```csv\n"+csvExample)
+	require.True(t, ok, "README.md shows testdata/services.csv")
+	rows, _, _ := strings.Cut(after, "```")
+	data, err := os.ReadFile(filepath.Join("testdata", "services.csv"))
+	require.NoError(t, err)
+	require.Equal(t, string(data), csvExample+rows)
 }
