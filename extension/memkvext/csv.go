@@ -3,7 +3,6 @@ package memkvext // import "github.com/otelcol-custom/otelcol-custom/extension/m
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,30 +112,32 @@ func parseCSV(r io.Reader, cfg *CSVConfig, b *snapshotBuilder) error {
 	if p, _ := br.Peek(len(utf8BOM)); bytes.Equal(p, utf8BOM) {
 		_, _ = br.Discard(len(utf8BOM))
 	}
-	cr := csv.NewReader(br)
-	cr.ReuseRecord = true // one allocation per row (the row's text), not one per cell
-	header, err := cr.Read()
+	cr := newCSVReader(br)
+	header, err := cr.read()
 	if errors.Is(err, io.EOF) {
 		return errors.New("missing header row")
 	}
 	if err != nil {
 		return err
 	}
-	header = slices.Clone(header) // ReuseRecord: the next Read overwrites it
+	for i := range header { // the cells are views of a buffer the next read reuses
+		header[i] = strings.Clone(header[i])
+	}
+	header = slices.Clone(header)
 	l, err := newCSVLayout(header, cfg)
 	if err != nil {
 		return err
 	}
 	var buf []byte
 	for {
-		rec, err := cr.Read()
+		rec, err := cr.read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err // a *csv.ParseError: it names the line (and column)
 		}
-		line, _ := cr.FieldPos(0)
+		line := cr.cellLine(0)
 		buf = buf[:0]
 		for i, c := range l.keyCols {
 			if i > 0 {
@@ -163,7 +164,7 @@ func parseCSV(r io.Reader, cfg *CSVConfig, b *snapshotBuilder) error {
 // appendObject appends the JSON object of a table row's fields to buf, in column
 // order. Empty cells are left out (the entry has no such field), as the kvcache
 // processor leaves out JSON nulls.
-func (l *csvLayout) appendObject(buf []byte, rec []string, cr *csv.Reader) ([]byte, error) {
+func (l *csvLayout) appendObject(buf []byte, rec []string, cr *csvReader) ([]byte, error) {
 	buf = append(buf, '{')
 	first := true
 	for i := range l.fields {
@@ -184,7 +185,7 @@ func (l *csvLayout) appendObject(buf []byte, rec []string, cr *csv.Reader) ([]by
 		if buf, err = appendCell(buf, cell, f.typ); err != nil {
 			// The reason only: strconv's errors quote the cell, and values never
 			// appear in errors. A quoted cell may sit on a later line than its row.
-			line, _ := cr.FieldPos(f.col)
+			line := cr.cellLine(f.col)
 			return nil, fmt.Errorf("line %d, column %d (%q): not %s: %w", line, f.col+1, f.name, article(f.typ), err)
 		}
 	}

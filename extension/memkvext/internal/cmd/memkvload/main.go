@@ -19,9 +19,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +60,7 @@ type reloadResult struct {
 	rssThen int64 // VmRSS after it
 }
 
-func run(out *os.File, rows int, format, dir string) error {
+func run(out io.Writer, rows int, format, dir string) error {
 	if format != memkvext.FormatCSV && format != memkvext.FormatJSON {
 		return fmt.Errorf("-format must be csv or json, got %q", format)
 	}
@@ -93,7 +95,12 @@ func measure(rows int, format, path string) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	runtime.GC() // the writer's garbage is not the store's
+	for gen := 1; gen < len(steps); gen++ {
+		if _, err := writeTable(fmt.Sprintf("%s.%d", path, gen), format, rows, gen, steps[gen]); err != nil {
+			return nil, err
+		}
+	}
+	debug.FreeOSMemory() // start from the runtime's own pages
 	cfg := memkvext.NewDefaultConfig()
 	cfg.MaxEntries = rows
 	cfg.MaxBytes = 1 << 30
@@ -129,11 +136,10 @@ func measure(rows int, format, path string) (*result, error) {
 	// new values in every step-th row, and is done when a changed row reads back.
 	for gen := 1; gen < len(steps); gen++ {
 		name := map[int]string{100: "1% of the rows changed", 1: "every row changed"}[steps[gen]]
-		tmp := path + ".tmp"
-		if _, err := writeTable(tmp, format, rows, gen, steps[gen]); err != nil {
-			return nil, err
-		}
-		runtime.GC()
+		tmp := fmt.Sprintf("%s.%d", path, gen)
+		// The peak counts the pages the reload touches: what the runtime keeps
+		// of freed memory (which a reload would reuse first) is returned first.
+		debug.FreeOSMemory()
 		if err := resetPeak(); err != nil {
 			return nil, err
 		}
@@ -160,15 +166,60 @@ func measure(rows int, format, path string) (*result, error) {
 // (0: none, the first load).
 var steps = []int{0, 100, 1}
 
-// row returns the fields of row i of generation gen, in which every step-th row
-// has changed (step 0: none).
-func row(i, gen, step int) (service, team, owner string, tier int) {
+// fields returns the fields of row i of generation gen, in which every step-th
+// row has changed (step 0: none).
+func fields(i, gen, step int) (team, owner, tier int) {
 	g := 0
 	if step > 0 && i%step == 0 {
 		g = gen
 	}
-	return fmt.Sprintf("svc-%07d", i), fmt.Sprintf("team-%03d", (i+g)%500),
-		fmt.Sprintf("owner-%07d@example.com", i+g), (i + g) % 4
+	return (i + g) % 500, i + g, (i + g) % 4
+}
+
+// appendPadded appends n in decimal with at least width digits.
+func appendPadded(b []byte, n, width int) []byte {
+	start := len(b)
+	b = strconv.AppendInt(b, int64(n), 10)
+	for len(b)-start < width {
+		b = append(b[:start+1], b[start:]...)
+		b[start] = '0'
+	}
+	return b
+}
+
+// appendRow appends row i of generation gen as a csv row or a json member,
+// without allocating (so that the generator leaves no garbage in the heap).
+func appendRow(b []byte, format string, i, gen, step int) []byte {
+	team, owner, tier := fields(i, gen, step)
+	q := []byte(nil)
+	if format == memkvext.FormatJSON {
+		q = []byte{'"'}
+		b = append(b, '"')
+	}
+	b = appendPadded(append(b, "svc-"...), i, 7)
+	if format == memkvext.FormatJSON {
+		b = append(b, `":{"team":"`...)
+	} else {
+		b = append(b, ',')
+	}
+	b = appendPadded(append(b, "team-"...), team, 3)
+	if format == memkvext.FormatJSON {
+		b = append(b, `","owner":"`...)
+	} else {
+		b = append(b, ',')
+	}
+	b = append(appendPadded(append(b, "owner-"...), owner, 7), "@example.com"...)
+	b = append(b, q...)
+	if format == memkvext.FormatJSON {
+		b = append(b, `,"tier":`...)
+	} else {
+		b = append(b, ',')
+	}
+	b = strconv.AppendInt(b, int64(tier), 10)
+	if format == memkvext.FormatJSON {
+		b = append(b, '}')
+	}
+	return b
 }
 
 // writeTable writes the table of generation gen and returns its size.
@@ -183,17 +234,15 @@ func writeTable(path, format string, rows, gen, step int) (int64, error) {
 	} else {
 		fmt.Fprintln(w, "{")
 	}
+	var b []byte
 	for i := range rows {
-		s, team, owner, tier := row(i, gen, step)
-		if format == memkvext.FormatCSV {
-			fmt.Fprintf(w, "%s,%s,%s,%d\n", s, team, owner, tier)
-			continue
+		b = appendRow(b[:0], format, i, gen, step)
+		if format == memkvext.FormatJSON && i < rows-1 {
+			b = append(b, ',')
 		}
-		sep := ","
-		if i == rows-1 {
-			sep = ""
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			return 0, err
 		}
-		fmt.Fprintf(w, "%q:{\"team\":%q,\"owner\":%q,\"tier\":%d}%s\n", s, team, owner, tier, sep)
 	}
 	if format == memkvext.FormatJSON {
 		fmt.Fprintln(w, "}")
@@ -213,8 +262,8 @@ func writeTable(path, format string, rows, gen, step int) (int64, error) {
 // back as generation gen wrote them.
 func expect(store *memkvext.Store, rows, gen int) error {
 	for _, i := range []int{0, rows - 1} {
-		_, team, owner, tier := row(i, gen, steps[gen])
-		want := fmt.Sprintf(`"team":%q,"owner":%q,"tier":%d`, team, owner, tier)
+		team, owner, tier := fields(i, gen, steps[gen])
+		want := fmt.Sprintf(`"team":"team-%03d","owner":"owner-%07d@example.com","tier":%d`, team, owner, tier)
 		res, err := store.Get(context.Background(), []string{fmt.Sprintf("svc-%07d", i)})
 		if err != nil {
 			return err
