@@ -47,14 +47,14 @@ func (c *csvReader) readLine() ([]byte, error) {
 		line = c.raw
 	}
 	if len(line) > 0 && errors.Is(err, io.EOF) {
-		err = nil
+		// The last line, without a line end: one trailing CR is dropped (as
+		// encoding/csv does); a CR before it stays.
+		c.line++
 		if line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
 		}
-		if len(line) == 0 || line[len(line)-1] != '\n' {
-			c.raw = append(append(c.raw[:0], line...), '\n')
-			line = c.raw
-		}
+		c.raw = append(append(c.raw[:0], line...), '\n')
+		return c.raw, nil
 	}
 	if err != nil {
 		return nil, err
