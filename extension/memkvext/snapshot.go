@@ -53,9 +53,15 @@ func (s *snapshot) len() int { return s.n }
 func (s *snapshot) entry(slot uint64) (key, value []byte) {
 	pos := slot&posMask - 1
 	c := s.chunks[pos>>chunkShift][pos&(maxChunk-1):]
-	klen, n1 := binary.Uvarint(c)
-	vlen, n2 := binary.Uvarint(c[n1:])
-	k := uint64(n1 + n2)
+	var klen, vlen, k uint64
+	if c[0] < 0x80 && c[1] < 0x80 { // both lengths below 128: one byte each
+		klen, vlen, k = uint64(c[0]), uint64(c[1]), 2
+	} else {
+		var n1, n2 int
+		klen, n1 = binary.Uvarint(c)
+		vlen, n2 = binary.Uvarint(c[n1:])
+		k = uint64(n1 + n2)
+	}
 	return c[k : k+klen : k+klen], c[k+klen : k+klen+vlen : k+klen+vlen]
 }
 
