@@ -39,7 +39,7 @@ var (
 // Store is the embedded in-memory kvcache.Store (and kvcache.Invalidator).
 //
 // It has two layers. The file layer holds the entries of the configured file: an
-// immutable map that a reload replaces atomically; its entries are never evicted
+// immutable snapshot (see snapshot) that a reload replaces atomically; its entries are never evicted
 // and do not expire. The written layer holds entries written with Set: an otter
 // cache bounded by max_entries and max_bytes, with a TTL per entry. Get looks in the
 // written layer first, so the most recent change of a key wins:
