@@ -3,7 +3,9 @@ package memkvext // import "github.com/otelcol-custom/otelcol-custom/extension/m
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,6 +49,36 @@ type FileConfig struct {
 	// ReloadDelay is how long the file must stay quiet after a change before it is
 	// reloaded, so that a burst of writes leads to one reload. Default 100ms.
 	ReloadDelay time.Duration `mapstructure:"reload_delay"`
+	// CSV says how a csv file is read: as a table with one row per entry, or in the
+	// key,value layout.
+	CSV CSVConfig `mapstructure:"csv"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// CSV column types (file::csv::types).
+const (
+	CSVTypeString = "string"
+	CSVTypeInt    = "int"
+	CSVTypeDouble = "double"
+	CSVTypeBool   = "bool"
+)
+
+// CSVConfig reads a CSV file as a table: the key columns make the key and every
+// other column becomes a field of the entry's JSON object. A file whose header has
+// a value column, read with neither KeyColumns nor Types set, keeps the key,value
+// layout: the value column is stored as it is and other columns are ignored.
+type CSVConfig struct {
+	// KeyColumns are the columns whose cells, joined with Separator, make the key.
+	// Default [key].
+	KeyColumns []string `mapstructure:"key_columns"`
+	// Separator joins the cells of several key columns, as the kvcache processor
+	// joins the attributes of a composite key. Default ":".
+	Separator string `mapstructure:"separator"`
+	// Types gives the JSON type of a column's cells: int, double, bool or string
+	// (the default for every column not named).
+	Types map[string]string `mapstructure:"types"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -74,7 +106,61 @@ func (cfg *Config) Validate() error {
 	} else if _, err := cfg.File.format(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, cfg.File.validateCSV()...)
 	return errors.Join(errs...)
+}
+
+// validateCSV checks file::csv.
+func (f *FileConfig) validateCSV() []error {
+	c := &f.CSV
+	if c.KeyColumns == nil && c.Separator == "" && len(c.Types) == 0 {
+		return nil
+	}
+	var errs []error
+	if format, err := f.format(); f.Path == "" || (err == nil && format != FormatCSV) {
+		errs = append(errs, errors.New("file::csv is set, but file::path names no csv file"))
+	}
+	if c.KeyColumns != nil && len(c.KeyColumns) == 0 {
+		errs = append(errs, errors.New("file::csv::key_columns must name at least one column"))
+	}
+	keys := map[string]bool{}
+	for i, col := range c.KeyColumns {
+		switch {
+		case strings.TrimSpace(col) == "":
+			errs = append(errs, fmt.Errorf("file::csv::key_columns[%d] must not be empty", i))
+		case keys[col]:
+			errs = append(errs, fmt.Errorf("file::csv::key_columns[%d]: column %q is named twice", i, col))
+		}
+		keys[col] = true
+	}
+	for _, col := range slices.Sorted(maps.Keys(c.Types)) {
+		switch c.Types[col] {
+		case CSVTypeString, CSVTypeInt, CSVTypeDouble, CSVTypeBool:
+		default:
+			errs = append(errs, fmt.Errorf("file::csv::types::%s must be int, double, bool or string, got %q", col, c.Types[col]))
+		}
+		if c.isKeyColumn(col) {
+			errs = append(errs, fmt.Errorf("file::csv::types::%s: %q is a key column; key columns are not typed", col, col))
+		}
+	}
+	return errs
+}
+
+// isKeyColumn reports whether col is one of the key columns (the default key
+// column matches in any case, as the key,value layout always did).
+func (c *CSVConfig) isKeyColumn(col string) bool {
+	if c.KeyColumns == nil {
+		return strings.EqualFold(strings.TrimSpace(col), defaultCSVKeyColumn)
+	}
+	return slices.Contains(c.KeyColumns, col)
+}
+
+// separator returns the composite key separator.
+func (c *CSVConfig) separator() string {
+	if c.Separator == "" {
+		return defaultCSVSeparator
+	}
+	return c.Separator
 }
 
 // format returns the file's format: the configured one, or the one its extension names.

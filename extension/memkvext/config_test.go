@@ -53,6 +53,35 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "json_by_extension", Expected: withFile("lookup.JSON", ""), Check: hasFormat(FormatJSON)},
 		{ID: "csv_by_extension", Expected: withFile("./lookup.csv", ""), Check: hasFormat(FormatCSV)},
 		{ID: "format_overrides_extension", Expected: withFile("/etc/otelcol/lookup.txt", "csv"), Check: hasFormat(FormatCSV)},
+		{
+			ID: "csv_table",
+			Expected: func() *Config {
+				cfg := withFile("/etc/otelcol/services.csv", "")
+				cfg.File.CSV = CSVConfig{
+					KeyColumns: []string{"service", "env"},
+					Separator:  "|",
+					Types:      map[string]string{"tier": CSVTypeInt, "weight": CSVTypeDouble, "active": CSVTypeBool, "owner": CSVTypeString},
+				}
+				return cfg
+			}(),
+			Check: hasFormat(FormatCSV),
+		},
+		{
+			ID: "csv_types_only",
+			Expected: func() *Config {
+				cfg := withFile("services.csv", "")
+				cfg.File.CSV.Types = map[string]string{"tier": CSVTypeInt}
+				return cfg
+			}(),
+		},
+		{ID: "csv_empty_key_columns", ErrContains: []string{"file::csv::key_columns must name at least one column"}, Check: refusedByStore},
+		{ID: "csv_blank_key_column", ErrContains: []string{"file::csv::key_columns[1] must not be empty"}, Check: refusedByStore},
+		{ID: "csv_repeated_key_column", ErrContains: []string{`file::csv::key_columns[1]: column "service" is named twice`}, Check: refusedByStore},
+		{ID: "csv_bad_type", ErrContains: []string{`file::csv::types::tier must be int, double, bool or string, got "integer"`}, Check: refusedByStore},
+		{ID: "csv_typed_key_column", ErrContains: []string{`file::csv::types::service: "service" is a key column`}, Check: refusedByStore},
+		{ID: "csv_typed_default_key_column", ErrContains: []string{`file::csv::types::Key: "Key" is a key column`}, Check: refusedByStore},
+		{ID: "csv_on_a_json_file", ErrContains: []string{"file::csv is set, but file::path names no csv file"}, Check: refusedByStore},
+		{ID: "csv_without_path", ErrContains: []string{"file::csv is set, but file::path names no csv file"}, Check: refusedByStore},
 		{ID: "zero_entries", ErrContains: []string{"max_entries must be greater than 0"}, Check: refusedByStore},
 		{ID: "negative_bytes", ErrContains: []string{"max_bytes must be greater than 0"}, Check: refusedByStore},
 		{ID: "negative_ttl", ErrContains: []string{"default_ttl must not be negative"}, Check: refusedByStore},

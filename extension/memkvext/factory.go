@@ -35,3 +35,10 @@ func NewDefaultConfig() *Config {
 		},
 	}
 }
+
+// Defaults of file::csv, applied when the setting is left empty (an unset
+// key_columns also selects the key,value layout for a file with a value column).
+const (
+	defaultCSVKeyColumn = "key"
+	defaultCSVSeparator = ":"
+)

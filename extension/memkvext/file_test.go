@@ -1,6 +1,8 @@
 package memkvext
 
 import (
+	"hash/maphash"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,16 +18,16 @@ func TestParseFixtures(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "lookup."+format))
 			require.NoError(t, err)
-			got, err := parse(format, data)
+			got, err := parseMap(format, &CSVConfig{}, string(data))
 			require.NoError(t, err)
 			require.Len(t, got, 7)
-			assert.Equal(t, "payments", string(got["checkout"]))
-			assert.Equal(t, "value with spaces", string(got["quoted key"]))
-			assert.Equal(t, "8080", string(got["port"]))
-			assert.Equal(t, "true", string(got["enabled"]))
-			assert.Equal(t, "0.5", string(got["ratio"]))
-			assert.JSONEq(t, `{"name":"Payments","oncall":"alice","size":5,"active":true,"nested":{"tier":1}}`, string(got["team-info"]))
-			assert.JSONEq(t, `["a","b"]`, string(got["tags"]))
+			assert.Equal(t, "payments", got["checkout"])
+			assert.Equal(t, "value with spaces", got["quoted key"])
+			assert.Equal(t, "8080", got["port"])
+			assert.Equal(t, "true", got["enabled"])
+			assert.Equal(t, "0.5", got["ratio"])
+			assert.JSONEq(t, `{"name":"Payments","oncall":"alice","size":5,"active":true,"nested":{"tier":1}}`, got["team-info"])
+			assert.JSONEq(t, `["a","b"]`, got["tags"])
 		})
 	}
 }
@@ -69,38 +71,57 @@ func TestParse(t *testing.T) {
 		{name: "csv columns in any order", format: FormatCSV, in: "value,extra,KEY\nv1,x,k1\n\"a,b\",y,k2\n", want: map[string]string{"k1": "v1", "k2": "a,b"}},
 		{name: "csv CRLF and blank lines", format: FormatCSV, in: "key,value\r\n\r\nk,v\r\n", want: map[string]string{"k": "v"}},
 		{name: "csv empty", format: FormatCSV, in: "", wantErr: "missing header row"},
-		{name: "csv no value column", format: FormatCSV, in: "key,val\nk,s3cr3t\n", wantErr: "must name a key and a value column"},
-		{name: "csv duplicate key", format: FormatCSV, in: "key,value\nk,s3cr3t\nk,s3cr3t2\n", wantErr: `line 3: duplicate key "k"`},
-		{name: "csv empty key", format: FormatCSV, in: "key,value\n,s3cr3t\n", wantErr: "line 2: empty key"},
+		{name: "csv value column without key column", format: FormatCSV, in: "name,value\nk,s3cr3t\n", wantErr: "line 1: the header names a value column but no key column"},
+		{name: "csv duplicate key", format: FormatCSV, in: "key,value\nk,s3cr3t\nk,s3cr3t2\n", wantErr: `line 3, column 1 ("key"): duplicate key "k"`},
+		{name: "csv empty key", format: FormatCSV, in: "key,value\n,s3cr3t\n", wantErr: `line 2, column 1 ("key"): empty key`},
 		{name: "csv wrong field count", format: FormatCSV, in: "key,value\nk,s3cr3t,extra\n", wantErr: "wrong number of fields"},
 		{name: "csv bare quote", format: FormatCSV, in: "key,value\nk,s3\"cr3t\n", wantErr: "bare \""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parse(tt.format, []byte(tt.in))
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				require.NotContains(t, err.Error(), "s3cr3t", "errors must not show values")
-				return
-			}
-			require.NoError(t, err)
-			gotStr := make(map[string]string, len(got))
-			for k, v := range got {
-				gotStr[k] = string(v)
-			}
-			require.Equal(t, tt.want, gotStr)
+			checkParse(t, tt.format, &CSVConfig{}, tt.in, tt.want, tt.wantErr)
 		})
 	}
 }
 
-func TestReadFileLimit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "big.csv")
-	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("x", 101)), 0o600))
-	_, err := readFile(path, 100)
-	require.ErrorContains(t, err, "larger than 100 bytes")
-	data, err := readFile(path, 101)
+// checkParse parses in and checks the entries, or the error (which must not show
+// the values, all containing "s3cr3t" in the invalid inputs).
+func checkParse(t *testing.T, format string, cfg *CSVConfig, in string, want map[string]string, wantErr string) {
+	t.Helper()
+	got, err := parseMap(format, cfg, in)
+	if wantErr != "" {
+		require.ErrorContains(t, err, wantErr)
+		require.NotContains(t, err.Error(), "s3cr3t", "errors must not show values")
+		return
+	}
 	require.NoError(t, err)
-	require.Len(t, data, 101)
-	_, err = readFile(filepath.Join(t.TempDir(), "missing.csv"), 100)
-	require.ErrorIs(t, err, os.ErrNotExist)
+	require.Equal(t, want, got)
+}
+
+func TestHashFileLimit(t *testing.T) {
+	seed := maphash.MakeSeed()
+	_, _, err := hashFile(strings.NewReader(strings.Repeat("x", 101)), seed, 100)
+	require.ErrorContains(t, err, "larger than 100 bytes")
+	content := strings.Repeat("x\n", 50) + "x"
+	sum, lines, err := hashFile(strings.NewReader(content), seed, 101)
+	require.NoError(t, err)
+	require.Equal(t, maphash.String(seed, content), sum)
+	require.Equal(t, 50, lines)
+}
+
+// parseMap parses in into a snapshot and returns its entries as a map.
+func parseMap(format string, cfg *CSVConfig, in string) (map[string]string, error) {
+	b := newSnapshotBuilder(math.MaxInt, math.MaxInt64, 0, emptySnapshot)
+	if err := parse(format, cfg, strings.NewReader(in), b); err != nil {
+		return nil, err
+	}
+	return snapshotMap(b.finish(0)), nil
+}
+
+func snapshotMap(s *snapshot) map[string]string {
+	out := make(map[string]string, s.len())
+	for k, v := range s.all() {
+		out[string(k)] = string(v)
+	}
+	return out
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -37,7 +39,7 @@ var (
 // Store is the embedded in-memory kvcache.Store (and kvcache.Invalidator).
 //
 // It has two layers. The file layer holds the entries of the configured file: an
-// immutable map that a reload replaces atomically; its entries are never evicted
+// immutable snapshot (see snapshot) that a reload replaces atomically; its entries are never evicted
 // and do not expire. The written layer holds entries written with Set: an otter
 // cache bounded by max_entries and max_bytes, with a TTL per entry. Get looks in the
 // written layer first, so the most recent change of a key wins:
@@ -185,7 +187,7 @@ func weigher(maxEntries int, maxBytes int64) func(string, writtenEntry) uint32 {
 
 func (s *Store) registerMetrics() error {
 	if err := s.tb.RegisterMemkvEntriesCallback(func(_ context.Context, o metric.Int64Observer) error {
-		o.Observe(int64(len(s.file.Load().entries)), layerFile)
+		o.Observe(int64(s.file.Load().len()), layerFile)
 		o.Observe(int64(s.written.EstimatedSize()), layerWritten)
 		return nil
 	}); err != nil {
@@ -211,7 +213,7 @@ func (s *Store) Get(ctx context.Context, keys []string) ([]kvcache.Result, error
 		return nil, err
 	}
 	res := make([]kvcache.Result, len(keys))
-	file := s.file.Load().entries
+	file := s.file.Load()
 	checkWritten := s.everWritten.Load()
 	for i, k := range keys {
 		if checkWritten {
@@ -220,7 +222,7 @@ func (s *Store) Get(ctx context.Context, keys []string) ([]kvcache.Result, error
 				continue
 			}
 		}
-		if v, ok := file[k]; ok {
+		if v, ok := file.get(k); ok {
 			res[i] = kvcache.Result{Value: v, Found: true}
 		}
 	}
@@ -410,7 +412,7 @@ func (s *Store) reload(initial bool) error {
 		s.file.Store(snap)
 		s.dropOverrides(old, snap)
 		s.logger.Info("Loaded the key-value file",
-			zap.String("path", s.path), zap.Int("entries", len(snap.entries)), zap.Int64("bytes", snap.bytes))
+			zap.String("path", s.path), zap.Int("entries", snap.len()), zap.Int64("bytes", snap.bytes))
 		s.notify(*s.subs.Load(), nil, fileSource)
 	}
 	if !initial {
@@ -420,50 +422,55 @@ func (s *Store) reload(initial bool) error {
 }
 
 // load reads and parses the file; it returns old when the content did not change.
+// The file is streamed twice: first only hashed (to skip a reload that changes
+// nothing) and its lines counted (to size the index once), then parsed. So its
+// content is never held in memory next to the two snapshots (see docs/design.md,
+// "memkv's file layer").
 func (s *Store) load(old *snapshot) (*snapshot, error) {
-	data, err := readFile(s.path, 2*s.cfg.MaxBytes+1<<20)
+	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, err
 	}
-	sum := maphash.Bytes(s.seed, data)
-	if old != emptySnapshot && old.sum == sum {
+	defer f.Close()
+	limit := 2*s.cfg.MaxBytes + 1<<20
+	sum, lines, err := hashFile(f, s.seed, limit)
+	if err != nil {
+		return nil, err
+	}
+	if old != emptySnapshot && sum == old.sum {
 		return old, nil
 	}
-	entries, err := parse(s.format, data)
-	if err != nil {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	if len(entries) > s.cfg.MaxEntries {
-		return nil, fmt.Errorf("%d entries, more than max_entries (%d)", len(entries), s.cfg.MaxEntries)
+	// The sum is of what is parsed, should the file change between the two reads.
+	r := &hashingReader{f: f, limit: limit}
+	r.h.SetSeed(s.seed)
+	b := newSnapshotBuilder(s.cfg.MaxEntries, s.cfg.MaxBytes, max(lines, old.len()), old)
+	if err := parse(s.format, &s.cfg.File.CSV, r, b); err != nil {
+		return nil, err
 	}
-	var size int64
-	for k, v := range entries {
-		size += int64(len(k) + len(v))
-	}
-	if size > s.cfg.MaxBytes {
-		return nil, fmt.Errorf("%d bytes of keys and values, more than max_bytes (%d)", size, s.cfg.MaxBytes)
-	}
-	return &snapshot{entries: entries, bytes: size, sum: sum}, nil
+	return b.finish(r.h.Sum64()), nil
 }
 
 // dropOverrides removes the written entries of keys that the reload added or
 // changed, so that their new file values show (the most recent change wins).
 func (s *Store) dropOverrides(old, cur *snapshot) {
 	changed := func(k string, v []byte) bool {
-		ov, ok := old.entries[k]
+		ov, ok := old.get(k)
 		return !ok || !bytes.Equal(ov, v)
 	}
 	var drop []string
-	if s.written.EstimatedSize() < len(cur.entries) {
+	if s.written.EstimatedSize() < cur.len() {
 		for k := range s.written.Keys() {
-			if v, ok := cur.entries[k]; ok && changed(k, v) {
+			if v, ok := cur.get(k); ok && changed(k, v) {
 				drop = append(drop, k)
 			}
 		}
 	} else {
-		for k, v := range cur.entries {
-			if changed(k, v) {
-				drop = append(drop, k)
+		for k, v := range cur.all() {
+			if ks := unsafeString(k); changed(ks, v) {
+				drop = append(drop, ks) // aliases cur, which is immutable
 			}
 		}
 	}

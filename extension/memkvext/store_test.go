@@ -128,9 +128,9 @@ func TestStartFails(t *testing.T) {
 	}{
 		{name: "missing file", file: "missing.yaml", wantErr: "no such file"},
 		{name: "invalid content", file: "bad.json", content: `{"a": "s3cr3t",}`, wantErr: "invalid character"},
-		{name: "too many entries", file: "many.csv", content: "key,value\na,1\nb,2\nc,3\n", maxEntries: 2, wantErr: "3 entries, more than max_entries (2)"},
-		{name: "too many bytes", file: "big.csv", content: "key,value\na,0123456789\n", maxBytes: 10, wantErr: "11 bytes of keys and values, more than max_bytes (10)"},
-		{name: "file far larger than max_bytes", file: "huge.csv", content: "key,value\n" + strings.Repeat("k,v\n", 1<<19), maxBytes: 1, wantErr: "larger than"},
+		{name: "too many entries", file: "many.csv", content: "key,value\na,1\nb,2\nc,3\n", maxEntries: 2, wantErr: `line 4, column 1 ("key"): more entries than max_entries (2)`},
+		{name: "too many bytes", file: "big.csv", content: "key,value\na,0123456789\n", maxBytes: 10, wantErr: `line 2, column 1 ("key"): more bytes of keys and values than max_bytes (10)`},
+		{name: "file far larger than max_bytes", file: "huge.csv", content: "key,value\nk," + strings.Repeat("v", 2<<20), maxBytes: 1, wantErr: "larger than 1048578 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,8 +299,8 @@ func TestDropOverridesBothWays(t *testing.T) {
 			for i := range written {
 				setOne(t, s, fmt.Sprintf("k%d", i), "w", 0)
 			}
-			old := &snapshot{entries: map[string][]byte{"k0": []byte("x"), "k1": []byte("y")}}
-			cur := &snapshot{entries: map[string][]byte{"k0": []byte("x"), "k1": []byte("changed"), "k2": []byte("new")}}
+			old := testSnapshot(t, map[string]string{"k0": "x", "k1": "y"})
+			cur := testSnapshot(t, map[string]string{"k0": "x", "k1": "changed", "k2": "new"})
 			s.written.CleanUp()
 			s.dropOverrides(old, cur)
 			_, ok0 := s.written.GetIfPresent("k0")
@@ -315,6 +315,15 @@ func TestDropOverridesBothWays(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSnapshot builds a snapshot of entries.
+func testSnapshot(t *testing.T, entries map[string]string) *snapshot {
+	b := newSnapshotBuilder(len(entries), 1<<20, 0, emptySnapshot)
+	for k, v := range entries {
+		require.NoError(t, b.add([]byte(k+v), len(k)))
+	}
+	return b.finish(0)
 }
 
 // invalidations records OnInvalidate calls.
@@ -607,4 +616,35 @@ func TestFactory(t *testing.T) {
 	require.Equal(t, NewDefaultConfig(), f.CreateDefaultConfig())
 	_, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), &Config{})
 	require.ErrorContains(t, err, "max_entries")
+}
+
+// A table whose reload fails on its last row keeps every row of the previous
+// load: the rows before the bad one are not half-loaded.
+func TestReloadBadCSVRowKeepsAllPreviousRows(t *testing.T) {
+	cfg := testConfig()
+	cfg.File.Path = filepath.Join(t.TempDir(), "services.csv")
+	cfg.File.CSV = CSVConfig{KeyColumns: []string{"service", "env"}, Types: map[string]string{"tier": CSVTypeInt}}
+	writeFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments,1\ncart,prod,web,2\n")
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	s := newStore(t, cfg, host)
+	v, _ := getOne(t, s, "checkout:prod")
+	require.JSONEq(t, `{"team":"payments","tier":1}`, v)
+
+	replaceFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments-new,1\nsearch,prod,web,3\ncart,prod,web,s3cr3t\n")
+	ev := waitStatus(t, host, componentstatus.StatusRecoverableError)
+	require.ErrorContains(t, ev.Err(), `line 4, column 4 ("tier"): not an int`)
+	require.NotContains(t, ev.Err().Error(), "s3cr3t")
+	v, _ = getOne(t, s, "checkout:prod")
+	require.JSONEq(t, `{"team":"payments","tier":1}`, v, "rows before the bad one are not loaded")
+	_, found := getOne(t, s, "search:prod")
+	require.False(t, found)
+	v, _ = getOne(t, s, "cart:prod")
+	require.JSONEq(t, `{"team":"web","tier":2}`, v)
+
+	replaceFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments-new,1\nsearch,prod,web,3\n")
+	waitValue(t, s, "checkout:prod", `{"team":"payments-new","tier":1}`)
+	v, _ = getOne(t, s, "search:prod")
+	require.Equal(t, `{"team":"web","tier":3}`, v)
+	_, found = getOne(t, s, "cart:prod")
+	require.False(t, found, "a row removed from the file is gone")
 }
