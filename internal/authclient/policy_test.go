@@ -2,13 +2,16 @@ package authclient
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -205,3 +208,47 @@ func TestPolicyPlaintextWarning(t *testing.T) {
 }
 
 func okResponseErr(r *http.Request) (*http.Response, error) { return okResponse(r), nil }
+
+// Issue 9 case 2, request side: any status other than 401 tells the handle
+// the credential was accepted, which ends the 401 backoff. Virtual time: the
+// base answers without a network.
+func TestRoundTripperAcceptedResetsRejectedBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var fetches atomic.Int64
+		src := tokencache.SourceFunc(func(context.Context) (tokencache.Token, error) {
+			n := fetches.Add(1)
+			return tokencache.Token{Value: fmt.Sprintf("tok-%d", n)}, nil // a new token each time, refused too
+		})
+		h := newHandle(t, src, func(c *tokencache.Config) {
+			c.MinInvalidateInterval = time.Second
+			c.Interval = time.Hour
+		})
+		synctest.Wait()
+		var status atomic.Int64
+		status.Store(http.StatusUnauthorized)
+		rt := NewRoundTripper(rtFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: int(status.Load()), Body: http.NoBody, Request: r}, nil
+		}), h)
+		send := func() int {
+			req, err := http.NewRequest(http.MethodGet, "https://backend.example/v1/traces", http.NoBody)
+			require.NoError(t, err)
+			resp, err := rt.RoundTrip(req)
+			require.NoError(t, err)
+			return resp.StatusCode
+		}
+		t0 := time.Now()
+		for time.Since(t0) < 8*time.Second { // 401s: fetches at 0, 1, 3, 7 s
+			send()
+			time.Sleep(100 * time.Millisecond)
+		}
+		synctest.Wait()
+		require.Equal(t, int64(1+4), fetches.Load())
+
+		status.Store(http.StatusOK)
+		send() // accepted: the backoff ends
+		status.Store(http.StatusUnauthorized)
+		send() // 8 s: 1 s after the last rejection-driven fetch, not 8 s
+		synctest.Wait()
+		assert.Equal(t, int64(1+5), fetches.Load())
+	})
+}
