@@ -41,6 +41,7 @@ type azureIdentityAuth struct {
 	handle    *tokencache.Handle
 	scopeSet  []string // configured scopes, sorted
 	other     atomic.Pointer[scopeCache]
+	policy    *authclient.Policy
 
 	// server side (set by Start when server is configured)
 	keys      *keySet
@@ -64,7 +65,8 @@ func newExtension(cfg *Config, set extension.Settings) (*azureIdentityAuth, erro
 	if err != nil {
 		return nil, err
 	}
-	e := &azureIdentityAuth{cfg: cfg, set: set, logger: set.Logger, tb: tb}
+	e := &azureIdentityAuth{cfg: cfg, set: set, logger: set.Logger, tb: tb,
+		policy: authclient.NewPolicy(set.Logger, cfg.SendCredentialOnRedirect)}
 	if kinds := cfg.kinds(); len(kinds) == 1 {
 		e.src = &credentialSource{
 			opts:    policy.TokenRequestOptions{Scopes: slices.Clone(cfg.Scopes)},
@@ -212,7 +214,7 @@ func (e *azureIdentityAuth) RoundTripper(base http.RoundTripper) (http.RoundTrip
 	if e.handle == nil {
 		return nil, e.errNoClient()
 	}
-	return authclient.NewRoundTripper(base, e.handle), nil
+	return authclient.NewRoundTripper(base, e.handle, authclient.WithPolicy(e.policy)), nil
 }
 
 // PerRPCCredentials implements extensionauth.GRPCClient.
@@ -220,7 +222,7 @@ func (e *azureIdentityAuth) PerRPCCredentials() (credentials.PerRPCCredentials, 
 	if e.handle == nil {
 		return nil, e.errNoClient()
 	}
-	return authclient.NewPerRPCCredentials(e.handle, e.cfg.RequireTransportSecurity), nil
+	return authclient.NewPerRPCCredentials(e.handle, e.cfg.RequireTransportSecurity, authclient.WithPolicy(e.policy)), nil
 }
 
 // Authenticate implements extensionauth.Server.

@@ -95,8 +95,13 @@ type Config struct {
 	Refresh tokencache.Config `mapstructure:"refresh"`
 
 	// RequireTransportSecurity makes gRPC refuse to send the token over a
-	// plaintext connection. Default true.
+	// plaintext connection. Default true. gRPC only: HTTP clients log a
+	// warning once for an http:// endpoint that is not loopback.
 	RequireTransportSecurity bool `mapstructure:"require_transport_security"`
+
+	// SendCredentialOnRedirect sends the token on HTTP redirects to another
+	// host or port, or from https to http. Default false.
+	SendCredentialOnRedirect bool `mapstructure:"send_credential_on_redirect"`
 
 	// Header is the header carrying the token, on both sides. Default Authorization.
 	Header string `mapstructure:"header"`

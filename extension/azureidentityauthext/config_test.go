@@ -70,6 +70,7 @@ func TestLoadConfig(t *testing.T) {
 			c.DisableInstanceDiscovery = true
 			c.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: "/etc/otel/private-ca.pem"}}
 			c.RequireTransportSecurity = false
+			c.SendCredentialOnRedirect = true
 		})},
 		{ID: "default", Expected: withDefaults(func(c *Config) { c.Default = configoptional.Some(DefaultCredentialConfig{}) })},
 		{ID: "default_tenant", Expected: withDefaults(func(c *Config) {

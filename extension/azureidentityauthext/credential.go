@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ const (
 	envTenantID           = "AZURE_TENANT_ID"
 	envClientID           = "AZURE_CLIENT_ID"
 	envFederatedTokenFile = "AZURE_FEDERATED_TOKEN_FILE"
+	// envAuthorityHost is set by the webhook in sovereign clouds (and
+	// honoured by azidentity itself when Cloud is left empty).
+	envAuthorityHost = "AZURE_AUTHORITY_HOST"
 )
 
 func cloudByName(name string) (cloud.Configuration, bool) {
@@ -37,13 +41,31 @@ func cloudByName(name string) (cloud.Configuration, bool) {
 }
 
 // authorityHost is the Entra ID authority of the configuration, with a
-// trailing slash.
+// trailing slash: authority_host, else cloud, else $AZURE_AUTHORITY_HOST,
+// else the public cloud.
 func (cfg *Config) authorityHost() string {
 	if cfg.AuthorityHost != "" {
 		return strings.TrimSuffix(cfg.AuthorityHost, "/") + "/"
 	}
+	if env := os.Getenv(envAuthorityHost); cfg.Cloud == "" && env != "" {
+		return strings.TrimSuffix(env, "/") + "/"
+	}
 	c, _ := cloudByName(cfg.Cloud)
 	return c.ActiveDirectoryAuthorityHost
+}
+
+// checkEnvAuthority refuses an $AZURE_AUTHORITY_HOST that would be used and
+// is not an https URL, naming the variable (it is read at Start, not at
+// config load).
+func (cfg *Config) checkEnvAuthority() error {
+	env := os.Getenv(envAuthorityHost)
+	if cfg.AuthorityHost != "" || cfg.Cloud != "" || env == "" {
+		return nil
+	}
+	if u, err := url.Parse(env); err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("$%s: %q must be an https URL like https://login.microsoftonline.us/ (or set cloud or authority_host, which take precedence)", envAuthorityHost, env)
+	}
+	return nil
 }
 
 // clientOptions are the azcore options every credential gets: the authority,
@@ -92,6 +114,9 @@ func (ci credentialInfo) String() string {
 // Errors name the kind and key; values that default from the environment are
 // resolved here, at Start.
 func (cfg *Config) newCredential(transport *http.Client) (azcore.TokenCredential, credentialInfo, error) {
+	if err := cfg.checkEnvAuthority(); err != nil {
+		return nil, credentialInfo{}, err
+	}
 	opts := cfg.clientOptions(transport)
 	switch {
 	case cfg.ManagedIdentity.HasValue():

@@ -28,6 +28,7 @@ type bearerAuth struct {
 	cfg    *Config
 	tb     *metadata.TelemetryBuilder
 	client *clientSide // nil unless token or token_file is set
+	policy *authclient.Policy
 	server *serverSide // nil unless tokens or tokens_file is set
 	// authenticate is the server's Authenticate, or a refusal when this
 	// instance has no server tokens.
@@ -43,7 +44,7 @@ func newBearerAuth(cfg *Config, set extension.Settings) (*bearerAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bearerAuth{id: set.ID, cfg: cfg, tb: tb}
+	b := &bearerAuth{id: set.ID, cfg: cfg, tb: tb, policy: authclient.NewPolicy(set.Logger, cfg.SendCredentialOnRedirect)}
 	if cfg.isClient() {
 		if b.client, err = newClientSide(cfg, set); err != nil {
 			tb.Shutdown()
@@ -102,7 +103,7 @@ func (b *bearerAuth) RoundTripper(base http.RoundTripper) (http.RoundTripper, er
 	if b.client == nil {
 		return nil, fmt.Errorf("%s %w", b.id, errNoClientToken)
 	}
-	return authclient.NewRoundTripper(base, b.client.handle()), nil
+	return authclient.NewRoundTripper(base, b.client.handle(), authclient.WithPolicy(b.policy)), nil
 }
 
 // PerRPCCredentials implements extensionauth.GRPCClient.
@@ -110,5 +111,5 @@ func (b *bearerAuth) PerRPCCredentials() (credentials.PerRPCCredentials, error) 
 	if b.client == nil {
 		return nil, fmt.Errorf("%s %w", b.id, errNoClientToken)
 	}
-	return authclient.NewPerRPCCredentials(b.client.handle(), b.cfg.RequireTransportSecurity), nil
+	return authclient.NewPerRPCCredentials(b.client.handle(), b.cfg.RequireTransportSecurity, authclient.WithPolicy(b.policy)), nil
 }

@@ -35,8 +35,15 @@ type Config struct {
 
 	// RequireTransportSecurity makes gRPC refuse to send the token over a
 	// plaintext connection. Default true; set false only for loopback or
-	// otherwise protected links.
+	// otherwise protected links. gRPC only: HTTP clients send the token to
+	// whatever endpoint is configured, and log a warning once for an http://
+	// endpoint that is not loopback.
 	RequireTransportSecurity bool `mapstructure:"require_transport_security"`
+
+	// SendCredentialOnRedirect sends the token on HTTP redirects to another
+	// host or port, or from https to http. Default false: the token goes
+	// only to the configured endpoint's host and port.
+	SendCredentialOnRedirect bool `mapstructure:"send_credential_on_redirect"`
 
 	// Tokens are the tokens the server accepts, each with an optional name; a
 	// named token's name is published as the authenticated subject.

@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 			c.Header = "X-Api-Key"
 			c.Scheme = ""
 			c.RequireTransportSecurity = false
+			c.SendCredentialOnRedirect = true
 			c.Refresh = tokencache.Config{
 				BeforeExpiry: 2 * time.Minute, Interval: 30 * time.Second, InitialWait: 2 * time.Second,
 				InitialBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, MinInvalidateInterval: 10 * time.Second,

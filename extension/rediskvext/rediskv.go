@@ -80,6 +80,11 @@ func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return err
 	}
+	if !e.tlsUsed && (e.cfg.Password != "" || e.cfg.Sentinel.Password != "") {
+		// Issue 9 case 9: AUTH sends the password as is.
+		e.logger.Warn("A Redis password is configured without TLS: it crosses the network in plaintext, and so does every cached value; set tls (for example tls::ca_file) unless Redis runs on this host",
+			zap.Strings("endpoints", e.cfg.Endpoints))
+	}
 	if e.connect(opt) {
 		return nil
 	}

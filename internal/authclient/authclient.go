@@ -30,24 +30,53 @@ const maxDrain = 64 << 10
 // InitialWait (or its context), then fails with an error: the exporter's retry
 // and queue keep the data.
 //
-// On 401 Unauthorized it calls Invalidate. When the body can be replayed
-// (no body, http.NoBody, or GetBody set) it waits, bounded by the request's
-// context and InitialWait, for a credential different from the one it sent and
-// retries once with it; otherwise, or when no different credential appears, the
-// 401 response is returned.
-func NewRoundTripper(base http.RoundTripper, h *tokencache.Handle) http.RoundTripper {
+// On 401 Unauthorized it asks for a refresh (Handle.InvalidateAndWait). When
+// the body can be replayed (no body, http.NoBody, or GetBody set) and that
+// refresh brings a different credential, it retries once with it; otherwise
+// the 401 response is returned as soon as the refresh ends or is deferred.
+// Any other status tells the handle that the credential was accepted.
+//
+// A redirected request (req.Response != nil: http.Client follows redirects
+// above this RoundTripper) gets the credential only when it goes to the host
+// and port of the request that started the chain without dropping from https
+// to http, unless the Policy allows redirects (docs/design.md, "Redirects").
+func NewRoundTripper(base http.RoundTripper, h *tokencache.Handle, opts ...Option) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &roundTripper{base: base, h: h}
+	rt := &roundTripper{base: base, h: h, p: &Policy{}}
+	for _, o := range opts {
+		o(&rt.p)
+	}
+	return rt
+}
+
+// Option configures NewRoundTripper and NewPerRPCCredentials.
+type Option func(**Policy)
+
+// WithPolicy makes the adapter follow p. An extension passes the same Policy
+// to all its adapters, so each warning is logged once per extension.
+func WithPolicy(p *Policy) Option {
+	return func(dst **Policy) {
+		if p != nil {
+			*dst = p
+		}
+	}
 }
 
 type roundTripper struct {
 	base http.RoundTripper
 	h    *tokencache.Handle
+	p    *Policy
 }
 
 func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Response != nil && !rt.p.mayFollow(req) {
+		return rt.base.RoundTrip(req) // the caller's request, without the credential
+	}
+	if req.URL.Scheme == "http" {
+		rt.p.checkPlaintext(req.URL)
+	}
 	e := rt.h.Current()
 	if e == nil {
 		var err error
@@ -57,14 +86,18 @@ func (rt *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := rt.base.RoundTrip(withHeader(req, e))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil {
 		return resp, err
 	}
-	rt.h.Invalidate()
-	if !replayable(req) {
+	if resp.StatusCode != http.StatusUnauthorized {
+		rt.h.ReportAccepted()
 		return resp, nil
 	}
-	e2, werr := rt.h.WaitChanged(req.Context(), e)
+	if !replayable(req) {
+		rt.h.Invalidate()
+		return resp, nil
+	}
+	e2, werr := rt.h.InvalidateAndWait(req.Context(), e)
 	if werr != nil {
 		return resp, nil
 	}
@@ -130,7 +163,18 @@ func closeBody(req *http.Request) {
 // Before the first credential exists it waits as Handle.Wait does and then
 // fails with codes.Unavailable, which gRPC passes through and the exporter
 // retries (a plain error would become Unauthenticated, a permanent failure).
-func NewPerRPCCredentials(h *tokencache.Handle, requireTransportSecurity bool) credentials.PerRPCCredentials {
+//
+// With requireTransportSecurity false the Policy logs a warning (once): gRPC
+// will then send the credential over a plaintext connection if the endpoint
+// is one.
+func NewPerRPCCredentials(h *tokencache.Handle, requireTransportSecurity bool, opts ...Option) credentials.PerRPCCredentials {
+	p := &Policy{}
+	for _, o := range opts {
+		o(&p)
+	}
+	if !requireTransportSecurity {
+		p.warnInsecureGRPC()
+	}
 	return &perRPC{h: h, secure: requireTransportSecurity}
 }
 

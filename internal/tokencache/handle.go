@@ -28,9 +28,19 @@ type Handle struct {
 
 	lastErr atomic.Pointer[fetchError]
 
+	// accepted is set by the request path when a server accepted the
+	// credential (ReportAccepted) and cleared by the Refresher when it counts
+	// a rejection-driven fetch: a success in between ends the backoff streak.
+	accepted atomic.Bool
+
 	mu sync.Mutex
+	// asked counts Invalidate calls; answered is the highest count the
+	// Refresher has answered, either by finishing the fetch that served it or
+	// by deferring it (rate limit, backoff). A waiter after a 401 waits only
+	// until its call is answered: no wait when no fetch can change anything.
+	asked, answered uint64
 	// changed is closed and replaced on every publish, so waiters wake up
-	// without polling. Only the slow path (Wait, WaitChanged) touches it.
+	// without polling. Only the slow path (Wait, InvalidateAndWait) touches it.
 	changed chan struct{}
 	// stopped is closed by Refresher.Shutdown so waiters return promptly.
 	stopped  chan struct{}
@@ -66,31 +76,85 @@ func (h *Handle) Wait(ctx context.Context) (*Entry, error) {
 	return h.waitFor(ctx, func(e *Entry) bool { return e != nil }, "no credential available")
 }
 
-// WaitChanged waits, bounded by InitialWait and ctx, until an Entry is served
-// whose header value differs from old's (old may be nil, then it behaves like
-// Wait). It returns immediately when that is already the case. Used after an
-// HTTP 401 together with Invalidate, so a request is retried only with a
-// credential that is actually different.
-func (h *Handle) WaitChanged(ctx context.Context, old *Entry) (*Entry, error) {
-	differs := func(e *Entry) bool {
-		return e != nil && (old == nil || e.HeaderValues[0] != old.HeaderValues[0])
-	}
-	if e := h.cur.Load(); differs(e) {
-		return e, nil
-	}
-	return h.waitFor(ctx, differs, "credential did not change after the server rejected it")
-}
-
 // Invalidate asks the Refresher for an early fetch, e.g. after an HTTP 401.
-// It never blocks. Requests are coalesced (many calls before the fetch starts
-// cause one fetch) and rate-limited: at most one fetch caused by Invalidate
-// per MinInvalidateInterval; a request inside that window is deferred to its
-// end, not dropped.
-func (h *Handle) Invalidate() {
+// It never waits for the fetch. Requests are coalesced (many calls before the
+// fetch starts cause one fetch) and rate-limited: consecutive fetches caused
+// by Invalidate are MinInvalidateInterval apart, doubling after each one up
+// to the token's lifetime until a server accepts the credential again
+// (ReportAccepted) or a fetch not caused by Invalidate brings a new one. A
+// request inside that window is deferred to its end, not dropped.
+func (h *Handle) Invalidate() { h.ask() }
+
+func (h *Handle) ask() uint64 {
+	h.mu.Lock()
+	h.asked++
+	n := h.asked
+	h.mu.Unlock()
 	select {
 	case h.invalidate <- struct{}{}:
 	default:
 	}
+	return n
+}
+
+// InvalidateAndWait calls Invalidate and then waits for a credential whose
+// header value differs from old's. It waits only while a fetch that serves
+// this request is in flight: it fails as soon as that fetch ends with the same
+// credential, or at once when the request is deferred by the rate limit (a
+// static token, an unchanged file or a cached token cannot change, so the
+// caller gets its 401 back in microseconds, not after InitialWait). The wait
+// is also bounded by InitialWait and ctx.
+func (h *Handle) InvalidateAndWait(ctx context.Context, old *Entry) (*Entry, error) {
+	n := h.ask()
+	differs := func(e *Entry) bool {
+		return e != nil && (old == nil || e.HeaderValues[0] != old.HeaderValues[0])
+	}
+	e, err := h.waitFor(ctx, func(e *Entry) bool { return differs(e) || h.answeredAtLeast(n) },
+		"credential did not change after the server rejected it")
+	if err != nil {
+		return nil, err
+	}
+	if !differs(e) {
+		return nil, fmt.Errorf("%s: credential did not change after the server rejected it (%s credential): the refresh it asked for returned the same credential or was deferred by the rate limit", h.id, h.kind)
+	}
+	return e, nil
+}
+
+// ReportAccepted tells the Refresher that a server accepted the credential,
+// which resets the backoff of Invalidate-driven fetches. It is on the request
+// path: one atomic load, and a store only on the first call after a
+// rejection-driven fetch.
+func (h *Handle) ReportAccepted() {
+	if !h.accepted.Load() {
+		h.accepted.Store(true)
+	}
+}
+
+func (h *Handle) answeredAtLeast(n uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.answered >= n
+}
+
+// pending returns the number of Invalidate calls made so far; a fetch or a
+// deferral decided now answers all of them.
+func (h *Handle) pending() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.asked
+}
+
+// answer records that the Invalidate calls up to n are answered and wakes up
+// waiters.
+func (h *Handle) answer(n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n <= h.answered {
+		return
+	}
+	h.answered = n
+	close(h.changed)
+	h.changed = make(chan struct{})
 }
 
 func (h *Handle) waitFor(ctx context.Context, ok func(*Entry) bool, what string) (*Entry, error) {

@@ -50,7 +50,10 @@ type Settings struct {
 //     (from a timer in this goroutine, so the request path never reads the
 //     clock);
 //   - serves Invalidate requests, coalesced and rate-limited by
-//     MinInvalidateInterval;
+//     MinInvalidateInterval, doubling for consecutive ones up to the token's
+//     lifetime (reset when a server accepts the credential again or another
+//     fetch brings a new one); each request is answered when the fetch that
+//     serves it ends, or at once when it is deferred;
 //   - reports componentstatus (a recoverable error when fetching starts to
 //     fail, OK when it recovers: once per state change, not per retry) and
 //     logs each state change once;
@@ -202,7 +205,15 @@ type loopState struct {
 	prevBackoff    time.Duration // 0 when not in backoff
 	lastInvalidate time.Time     // start of the last fetch that served an Invalidate
 	invalidateDue  bool          // the next fetch serves an Invalidate
-	expiredLogged  bool
+	// streak counts consecutive Invalidate-driven fetches without a server
+	// accepting the credential in between (Handle.ReportAccepted) and without
+	// a new credential from another fetch; the window between two of them
+	// doubles with each (invalidateWindow).
+	streak int
+	// lifetime is the served token's lifetime when it was fetched (0:
+	// unknown); it caps the invalidation window.
+	lifetime      time.Duration
+	expiredLogged bool
 }
 
 func (r *Refresher) run(ctx context.Context, host component.Host, changes <-chan struct{}) {
@@ -230,7 +241,12 @@ func (r *Refresher) run(ctx context.Context, host component.Host, changes <-chan
 		case <-changes:
 			fetchNow = true
 		case <-r.h.invalidate:
-			fetchNow = r.onInvalidate(time.Now(), st)
+			covered := r.h.pending()
+			if fetchNow = r.onInvalidate(time.Now(), st); !fetchNow {
+				// Deferred: no fetch is in flight for these requests, so
+				// a waiting request gets its answer (the 401) now.
+				r.h.answer(covered)
+			}
 		}
 	}
 }
@@ -245,10 +261,13 @@ func (r *Refresher) wakeAt(st *loopState) time.Time {
 }
 
 // onInvalidate applies the rate limit: fetch now if the last Invalidate-driven
-// fetch is at least MinInvalidateInterval ago, else bring the next fetch
-// forward to the end of that window.
+// fetch is at least invalidateWindow ago, else bring the next fetch forward to
+// the end of that window.
 func (r *Refresher) onInvalidate(now time.Time, st *loopState) bool {
-	allowed := st.lastInvalidate.Add(r.cfg.MinInvalidateInterval)
+	if r.h.accepted.Load() {
+		st.streak = 0 // a server accepted the credential since the last one
+	}
+	allowed := st.lastInvalidate.Add(r.invalidateWindow(st))
 	if st.lastInvalidate.IsZero() || !now.Before(allowed) {
 		st.invalidateDue = true
 		return true
@@ -258,6 +277,29 @@ func (r *Refresher) onInvalidate(now time.Time, st *loopState) bool {
 		st.invalidateDue = true
 	}
 	return false
+}
+
+// invalidateWindow is the minimum time between two Invalidate-driven fetches:
+// MinInvalidateInterval after the first, doubling with each consecutive one
+// (a persistent 401 must not make the identity provider issue a token every
+// few seconds forever), capped at the token's lifetime, or at Interval when
+// the lifetime is unknown (the token is re-read that often anyway), and never
+// below MinInvalidateInterval. Hand-written: it is a shift and two bounds.
+func (r *Refresher) invalidateWindow(st *loopState) time.Duration {
+	base := r.cfg.MinInvalidateInterval
+	if st.streak <= 1 || base <= 0 {
+		return base
+	}
+	limit := st.lifetime
+	if limit <= 0 {
+		limit = r.cfg.Interval
+	}
+	limit = max(limit, base)
+	d := base
+	for i := 1; i < st.streak && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
 }
 
 func (r *Refresher) expireIfDue(now time.Time, st *loopState) {
@@ -276,10 +318,23 @@ func (r *Refresher) expireIfDue(now time.Time, st *loopState) {
 // st.nextFetch.
 func (r *Refresher) fetch(ctx context.Context, st *loopState, changes <-chan struct{}) {
 	start := time.Now()
-	// This fetch satisfies every request made before it starts.
-	if drain(r.h.invalidate) || st.invalidateDue {
+	// This fetch satisfies every request made before it starts, and answers
+	// the requests waiting for it when it ends (whatever its outcome).
+	// Drain before reading the count: Invalidate counts before it signals,
+	// so every request counted here either was drained or is still signalled.
+	invalidated := drain(r.h.invalidate) || st.invalidateDue
+	covered := r.h.pending()
+	defer r.h.answer(covered)
+	if invalidated {
 		st.lastInvalidate = start
 		st.invalidateDue = false
+		if r.h.accepted.Swap(false) {
+			st.streak = 0
+		}
+		st.streak++
+		if r.tb != nil {
+			r.tb.AuthTokenRejectedRefreshes.Add(ctx, 1)
+		}
 	}
 	drain(changes)
 
@@ -296,7 +351,7 @@ func (r *Refresher) fetch(ctx context.Context, st *loopState, changes <-chan str
 		r.onFailure(err, end, st)
 		return
 	}
-	r.onSuccess(tok, end, st)
+	r.onSuccess(tok, end, st, invalidated)
 }
 
 func (r *Refresher) onFailure(err error, now time.Time, st *loopState) {
@@ -314,12 +369,21 @@ func (r *Refresher) onFailure(err error, now time.Time, st *loopState) {
 		fmt.Errorf("%s: %s credential fetch failed: %w", r.set.ID, r.set.Kind, err)))
 }
 
-func (r *Refresher) onSuccess(tok Token, now time.Time, st *loopState) {
+func (r *Refresher) onSuccess(tok Token, now time.Time, st *loopState, invalidated bool) {
 	r.h.setLastErr(nil)
 	st.prevBackoff = 0
 	st.expiredLogged = false
 	if cur := r.h.Current(); cur == nil || !sameToken(cur.Token, tok) {
 		r.h.publish(NewEntry(tok, r.header, r.scheme))
+		st.lifetime = 0
+		if !tok.Expiry.IsZero() {
+			st.lifetime = tok.Expiry.Sub(now)
+		}
+		if !invalidated {
+			// A new credential that a 401 did not ask for (a rotated
+			// file, a scheduled refresh) deserves a prompt retry.
+			st.streak = 0
+		}
 	}
 	st.nextFetch = r.nextRefresh(tok, now)
 	if st.failing {

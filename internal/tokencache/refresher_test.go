@@ -3,6 +3,7 @@ package tokencache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -512,28 +513,103 @@ func TestWaitReturnsOnFirstPublish(t *testing.T) {
 	})
 }
 
-func TestWaitChanged(t *testing.T) {
+// Issue 9 case 1: after a 401, a request waits only for the fetch that its
+// Invalidate starts, not for InitialWait.
+func TestInvalidateAndWaitEndsWithTheRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := &notifySource{ch: make(chan struct{}, 1), scriptSource: scriptSource{script: []result{ok("a", time.Time{}), ok("a", time.Time{}), ok("b", time.Time{})}}}
-		f := start(t, src, func(c *Config) { c.InitialWait = 2 * time.Second })
+		var value atomicString
+		value.Store("a")
+		src := SourceFunc(func(context.Context) (Token, error) {
+			time.Sleep(300 * time.Millisecond) // one refresh's duration
+			return Token{Value: value.Load()}, nil
+		})
+		f := start(t, src, func(c *Config) {
+			c.InitialWait = 5 * time.Second
+			c.MinInvalidateInterval = 5 * time.Second
+		})
 		h := f.r.Handle()
-		synctest.Wait()
-		old := h.Current()
+		old, err := h.Wait(context.Background())
+		require.NoError(t, err)
 
+		// The refresh it asks for ends with the same credential: answered then.
 		t0 := time.Now()
-		_, err := h.WaitChanged(context.Background(), old)
+		_, err = h.InvalidateAndWait(context.Background(), old)
 		require.ErrorContains(t, err, "did not change")
-		assert.Equal(t, 2*time.Second, time.Since(t0))
+		assert.Equal(t, 300*time.Millisecond, time.Since(t0))
 
-		src.ch <- struct{}{} // same token again: still no change
+		// Inside the rate-limit window no fetch starts: answered at once.
+		t0 = time.Now()
+		_, err = h.InvalidateAndWait(context.Background(), old)
+		require.ErrorContains(t, err, "deferred")
+		assert.Zero(t, time.Since(t0))
+
+		// The deferred fetch brings "b": the next request after a 401 gets it.
+		value.Store("b")
+		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		go func() {
-			time.Sleep(time.Second)
-			src.ch <- struct{}{} // now "b"
-		}()
-		e, err := h.WaitChanged(context.Background(), old)
+		e, err := h.InvalidateAndWait(context.Background(), old)
 		require.NoError(t, err)
 		assert.Equal(t, "Bearer b", e.HeaderValue())
+	})
+}
+
+type atomicString struct {
+	mu sync.Mutex
+	v  string
+}
+
+func (a *atomicString) Store(v string) { a.mu.Lock(); a.v = v; a.mu.Unlock() }
+func (a *atomicString) Load() string   { a.mu.Lock(); defer a.mu.Unlock(); return a.v }
+
+// Issue 9 case 2: a minute of persistent 401s against a source that returns a
+// new token on every fetch (azidentity with the credential rebuilt) costs
+// fetches at 0, 5, 15 and 35 s (the window doubling), not one every 5 s; a
+// server accepting the credential again resets the window.
+func TestRejectedRefreshesBackOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tt := componenttest.NewTelemetry()
+		defer func() { require.NoError(t, tt.Shutdown(context.Background())) }()
+		var n int
+		var calls []time.Time
+		src := SourceFunc(func(context.Context) (Token, error) {
+			n++
+			calls = append(calls, time.Now())
+			return Token{Value: fmt.Sprintf("tok-%d", n), Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		f := startWith(t, src, opts{
+			cfg: func(c *Config) { c.MinInvalidateInterval = 5 * time.Second },
+			set: func(s *Settings) { s.Telemetry = tt.NewTelemetrySettings() },
+		})
+		h := f.r.Handle()
+		synctest.Wait()
+		h.ReportAccepted() // the first token worked
+		t0 := time.Now()
+		for time.Since(t0) < time.Minute { // a request every 100 ms, each refused
+			if _, err := h.InvalidateAndWait(context.Background(), h.Current()); err == nil {
+				continue
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		synctest.Wait()
+		var offsets []time.Duration
+		for _, c := range calls[1:] {
+			offsets = append(offsets, c.Sub(t0).Round(time.Second))
+		}
+		assert.Equal(t, []time.Duration{0, 5 * time.Second, 15 * time.Second, 35 * time.Second}, offsets)
+		metadatatest.AssertEqualAuthTokenRejectedRefreshes(t, tt,
+			[]metricdata.DataPoint[int64]{{Value: 4}}, metricdatatest.IgnoreTimestamp())
+
+		// The server accepts a token again: the backoff is over, so a 401 at
+		// 60 s is served at once (the 40 s window after 35 s has not ended).
+		h.ReportAccepted()
+		before := len(calls)
+		h.Invalidate()
+		synctest.Wait()
+		require.Equal(t, before+1, len(calls))
+		h.Invalidate() // second rejection in a row: 5 s window again
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, before+2, len(calls))
 	})
 }
 

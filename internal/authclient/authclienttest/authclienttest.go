@@ -59,3 +59,7 @@ func (f CopyFloor) RoundTrip(req *http.Request) (*http.Response, error) {
 	r2.Header = f.Header
 	return f.Base.RoundTrip(r2)
 }
+
+// Unauthorized answers every request 401: a server that keeps refusing the
+// credential (revoked token, missing role assignment).
+func Unauthorized(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }

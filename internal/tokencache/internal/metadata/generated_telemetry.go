@@ -25,12 +25,13 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	AuthTokenRefreshAttempts metric.Int64Counter
-	AuthTokenRefreshDuration metric.Float64Histogram
-	AuthTokenTimeUntilExpiry metric.Float64ObservableGauge
+	meter                      metric.Meter
+	mu                         sync.Mutex
+	registrations              []metric.Registration
+	AuthTokenRefreshAttempts   metric.Int64Counter
+	AuthTokenRefreshDuration   metric.Float64Histogram
+	AuthTokenRejectedRefreshes metric.Int64Counter
+	AuthTokenTimeUntilExpiry   metric.Float64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -98,6 +99,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithDescription("Time taken by a credential refresh attempt (the Source's fetch). [Alpha]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.AuthTokenRejectedRefreshes, err = builder.meter.Int64Counter(
+		"otelcol_auth_token_rejected_refreshes",
+		metric.WithDescription("Number of credential refreshes caused by a server rejecting the credential (HTTP 401, or a claims challenge through azcore.TokenCredential). Consecutive ones back off exponentially; a steady rate means a server keeps refusing what the identity provider issues. [Alpha]"),
+		metric.WithUnit("{refresh}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.AuthTokenTimeUntilExpiry, err = builder.meter.Float64ObservableGauge(

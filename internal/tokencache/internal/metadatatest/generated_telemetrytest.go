@@ -42,6 +42,22 @@ func AssertEqualAuthTokenRefreshDuration(t *testing.T, tt *componenttest.Telemet
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualAuthTokenRejectedRefreshes(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_auth_token_rejected_refreshes",
+		Description: "Number of credential refreshes caused by a server rejecting the credential (HTTP 401, or a claims challenge through azcore.TokenCredential). Consecutive ones back off exponentially; a steady rate means a server keeps refusing what the identity provider issues. [Alpha]",
+		Unit:        "{refresh}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_auth_token_rejected_refreshes")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualAuthTokenTimeUntilExpiry(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_auth_token_time_until_expiry",

@@ -26,11 +26,15 @@ func TestSetupTelemetry(t *testing.T) {
 	}))
 	tb.AuthTokenRefreshAttempts.Add(context.Background(), 1)
 	tb.AuthTokenRefreshDuration.Record(context.Background(), 1)
+	tb.AuthTokenRejectedRefreshes.Add(context.Background(), 1)
 	AssertEqualAuthTokenRefreshAttempts(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAuthTokenRefreshDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualAuthTokenRejectedRefreshes(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualAuthTokenTimeUntilExpiry(t, testTel,
 		[]metricdata.DataPoint[float64]{{Value: 1}},
