@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
 )
 
 // Issue 9 case 10: the AKS workload identity webhook injects
@@ -31,7 +32,7 @@ func TestWorkloadIdentityAuthorityFromEnvironment(t *testing.T) {
 	cfg := clientConfig(f, ca)
 	cfg.AuthorityHost = "" // as the webhook's users configure it: nothing
 	cfg.Refresh.InitialWait = 5 * time.Second
-	cfg.WorkloadIdentity = &WorkloadIdentityConfig{}
+	cfg.WorkloadIdentity = configoptional.Some(WorkloadIdentityConfig{})
 	before := f.Counts().TokenIssued
 	ext, _, _ := started(t, cfg)
 	_, err = ext.handle.Wait(context.Background())
@@ -53,7 +54,7 @@ func TestAuthorityHostPrecedence(t *testing.T) {
 
 	t.Setenv(envAuthorityHost, "http://login.example.internal/")
 	cfg = createDefaultConfig().(*Config)
-	cfg.ManagedIdentity = &ManagedIdentityConfig{}
+	cfg.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{})
 	_, _, _, err := start(t, cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "$AZURE_AUTHORITY_HOST")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -48,10 +49,10 @@ func TestPersistent401FailsFast(t *testing.T) {
 			cfg.Refresh.InitialWait = 5 * time.Second
 			cfg.Refresh.MinInvalidateInterval = 5 * time.Second
 			if kind == kindManagedIdentity {
-				cfg.ManagedIdentity = &ManagedIdentityConfig{}
+				cfg.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{})
 				cfg.Scopes = []string{"https://persistent401.example/.default"} // not cached by another test
 			} else {
-				cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+				cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 			}
 			ext, _, _ := started(t, cfg)
 			_, err := ext.handle.Wait(context.Background())
@@ -125,7 +126,7 @@ func TestRedirectAndPlaintextPolicy(t *testing.T) {
 
 	core, logs := observer.New(zapcore.WarnLevel)
 	cfg := clientConfig(f, ca)
-	cfg.ServicePrincipal = &ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA}
+	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	set := extensionSettings(t)
 	set.Logger = zap.New(core)
 	ext, err := newExtension(cfg, set)

@@ -19,8 +19,6 @@
 // documentation.md (generated from metadata.yaml).
 package tokencache // import "github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 
-//go:generate sh -c "cd ../tools && go tool mdatagen ../../internal/tokencache/metadata.yaml"
-
 import (
 	"context"
 	"time"
