@@ -170,6 +170,7 @@ bench-e2e: build install-taskset e2e-tools
 
 # The peer distribution (OCB, bench/peerdist/builder-config.yaml) and the benchmark driver.
 e2e-tools: install-builder
+	mkdir -p $(E2E_DIR)
 	$(call timed,peer build,$(BUILDER) --config bench/peerdist/builder-config.yaml)
 	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
 
