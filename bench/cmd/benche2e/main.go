@@ -408,8 +408,8 @@ func writeTable(w io.Writer, opts options, all []result) {
 		by[r.row] = append(by[r.row], r)
 	}
 	peer, hasPeer := by["contrib"]
-	fmt.Fprintf(w, "\n| row | config | spans/s accepted | receiver metric spans/s | CPU-s per 100k spans | collector cores | x contrib (spans/s) |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n| row | config | spans/s accepted | receiver metric spans/s | CPU-s per 100k spans | collector cores | spans per CPU-s | x contrib (spans/s) | x contrib (spans per CPU-s) |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range opts.rows {
 		rs := by[r.name]
 		pick := func(f func(result) float64) float64 {
@@ -419,25 +419,33 @@ func writeTable(w io.Writer, opts options, all []result) {
 			}
 			return median(xs)
 		}
-		ratio := ""
+		ratio, cpuRatio := "", ""
 		if hasPeer && len(peer) == len(rs) {
 			xs := make([]float64, len(rs))
+			cs := make([]float64, len(rs))
 			for i := range rs {
 				xs[i] = rs[i].spansPerSec / peer[i].spansPerSec
+				cs[i] = peer[i].cpuPer100k / rs[i].cpuPer100k
 			}
-			ratio = fmt.Sprintf("%.2fx", median(xs))
+			ratio, cpuRatio = fmt.Sprintf("%.2fx", median(xs)), fmt.Sprintf("%.2fx", median(cs))
 		}
 		desc := r.desc
 		if r.name == "bearerauth+kvcache" {
 			desc += fmt.Sprintf(" (%.2f lookups/span, %.0f%% hits)", pick(func(x result) float64 { return x.lookupsPerSpan }),
 				100*pick(func(x result) float64 { return x.hitRatio }))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %.2f | %s |\n", r.name, desc,
+		cpu := pick(func(x result) float64 { return x.cpuPer100k })
+		perCPU := ""
+		if cpu > 0 {
+			perCPU = thousands(1e5 / cpu)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %.2f | %s | %s | %s |\n", r.name, desc,
 			thousands(pick(func(x result) float64 { return x.spansPerSec })),
 			thousands(pick(func(x result) float64 { return x.metricPerSec })),
-			pick(func(x result) float64 { return x.cpuPer100k }),
-			pick(func(x result) float64 { return x.cores }), ratio)
+			cpu, pick(func(x result) float64 { return x.cores }), perCPU, ratio, cpuRatio)
 	}
+	fmt.Fprintf(w, "\nspans per CPU-s = 100k / (CPU-s per 100k spans): the rate on a core of its own when the collector is CPU-bound; "+
+		"x contrib: median of per-round ratios\n")
 	fmt.Fprintf(w, "\nmedians of %d interleaved rounds, %v window after %v warm-up, %d connections x %d streams, 1,000-span requests\n",
 		opts.rounds, opts.duration, opts.warmup, opts.connections, opts.streams)
 }
