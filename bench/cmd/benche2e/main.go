@@ -48,6 +48,7 @@ type result struct {
 	metricPerSec    float64 // otelcol_receiver_accepted_spans over the window
 	cpuPer100k      float64 // collector CPU-s per 100,000 accepted spans
 	cores           float64 // collector CPU-s per second
+	loadCores       float64 // this process's (the generator's) CPU-s per second
 	failures        int64
 	lastError       string
 	lookupsPerSpan  float64 // kvcache lookups per accepted span (kvcache row only)
@@ -78,8 +79,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("round %d, row %s: %w", round, r.name, err)
 			}
-			fmt.Fprintf(stderr, "round %d %-20s %9.0f spans/s accepted (receiver metric %9.0f), %.3f CPU-s/100k spans, %.2f cores, %d failed exports\n",
-				round, r.name, res.spansPerSec, res.metricPerSec, res.cpuPer100k, res.cores, res.failures)
+			fmt.Fprintf(stderr, "round %d %-20s %9.0f spans/s accepted (receiver metric %9.0f), %.3f CPU-s/100k spans, %.2f cores (generator %.2f), %d failed exports\n",
+				round, r.name, res.spansPerSec, res.metricPerSec, res.cpuPer100k, res.cores, res.loadCores, res.failures)
 			if res.failures > 0 || res.spansPerSec == 0 || !res.acceptedInRange {
 				failed = append(failed, fmt.Sprintf("round %d, row %s: %d failed exports (last: %q), %.0f spans/s accepted, "+
 					"receiver metric %.0f spans/s (the two must agree within the exports in flight)",
@@ -269,6 +270,7 @@ type snapshot struct {
 	at       time.Time
 	load     otlpload.Counts
 	cpu      float64
+	loadCPU  float64
 	accepted float64
 	lookups  float64
 	hits     float64
@@ -278,6 +280,9 @@ func take(c *collector, g *otlpload.Generator) (snapshot, error) {
 	s := snapshot{at: time.Now(), load: g.Counts()}
 	var err error
 	if s.cpu, err = cpuSeconds(c.cmd.Process.Pid); err != nil {
+		return s, err
+	}
+	if s.loadCPU, err = cpuSeconds(os.Getpid()); err != nil {
 		return s, err
 	}
 	text, err := scrape(c.ports.metrics)
@@ -349,6 +354,7 @@ func measure(opts options, r row, round int) (res result, err error) {
 		spansPerSec:  float64(d.AcceptedSpans) / secs,
 		metricPerSec: (s1.accepted - s0.accepted) / secs,
 		cores:        (s1.cpu - s0.cpu) / secs,
+		loadCores:    (s1.loadCPU - s0.loadCPU) / secs,
 		failures:     s1.load.Failures, // warm-up included: a refusal at any time invalidates the run
 		lastError:    s1.load.LastError,
 	}
@@ -408,8 +414,8 @@ func writeTable(w io.Writer, opts options, all []result) {
 		by[r.row] = append(by[r.row], r)
 	}
 	peer, hasPeer := by["contrib"]
-	fmt.Fprintf(w, "\n| row | config | spans/s accepted | receiver metric spans/s | CPU-s per 100k spans | collector cores | spans per CPU-s | x contrib (spans/s) | x contrib (spans per CPU-s) |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n| row | config | spans/s accepted | receiver metric spans/s | CPU-s per 100k spans | collector cores | generator cores | spans per CPU-s | x contrib (spans/s) | x contrib (spans per CPU-s) |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range opts.rows {
 		rs := by[r.name]
 		pick := func(f func(result) float64) float64 {
@@ -439,10 +445,10 @@ func writeTable(w io.Writer, opts options, all []result) {
 		if cpu > 0 {
 			perCPU = thousands(1e5 / cpu)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %.2f | %s | %s | %s |\n", r.name, desc,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.3f | %.2f | %.2f | %s | %s | %s |\n", r.name, desc,
 			thousands(pick(func(x result) float64 { return x.spansPerSec })),
 			thousands(pick(func(x result) float64 { return x.metricPerSec })),
-			cpu, pick(func(x result) float64 { return x.cores }), perCPU, ratio, cpuRatio)
+			cpu, pick(func(x result) float64 { return x.cores }), pick(func(x result) float64 { return x.loadCores }), perCPU, ratio, cpuRatio)
 	}
 	fmt.Fprintf(w, "\nspans per CPU-s = 100k / (CPU-s per 100k spans): the rate on a core of its own when the collector is CPU-bound; "+
 		"x contrib: median of per-round ratios\n")
