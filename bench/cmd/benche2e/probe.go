@@ -48,7 +48,8 @@ func parseStatCPU(stat string) (float64, error) {
 	return float64(utime+stime) / clockTicks, nil
 }
 
-var scrapeClient = &http.Client{Timeout: 5 * time.Second}
+// A starved collector (a busy shared machine) may take long to answer.
+var scrapeClient = &http.Client{Timeout: 30 * time.Second}
 
 // scrape returns the collector's own metrics in Prometheus text format.
 func scrape(port int) (string, error) {
