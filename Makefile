@@ -174,10 +174,10 @@ e2e-tools: install-builder
 	$(call timed,peer build,$(BUILDER) --config bench/peerdist/builder-config.yaml)
 	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
 
-# One short unpinned run of the row with the most parts (bearerauth + kvcache on our binary):
+# One short (2s) unpinned run of the row with the most parts (bearerauth + kvcache on our binary):
 # the driver and its configs keep working. It fails on any refused export or when the
 # generator's count and the collector's metric disagree. Measures nothing.
 bench-e2e-smoke: build
 	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
 	$(call timed,bench-e2e smoke,$(E2E_DIR)/benche2e -collector $(BINARY) -rows bearerauth+kvcache -rounds 1 \
-		-warmup 300ms -duration 1s)
+		-warmup 500ms -duration 2s)
