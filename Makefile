@@ -174,10 +174,12 @@ e2e-tools: install-builder
 	$(call timed,peer build,$(BUILDER) --config bench/peerdist/builder-config.yaml)
 	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
 
-# One short (2s) unpinned run of the row with the most parts (bearerauth + kvcache on our binary):
-# the driver and its configs keep working. It fails on any refused export or when the
-# generator's count and the collector's metric disagree. Measures nothing.
+# Our rows' configs checked by `otelcol-custom validate`, then one short (2s) unpinned run of the
+# row with the most parts (bearerauth + kvcache): the driver and its configs keep working. It fails
+# on any refused export or when the generator's count and the collector's metric disagree.
+# Measures nothing. (The peer rows are checked by every bench-e2e run, which builds the peer.)
 bench-e2e-smoke: build
 	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
+	$(E2E_DIR)/benche2e -collector $(BINARY) -rows plain,bearerauth,bearerauth+kvcache -validate-only
 	$(call timed,bench-e2e smoke,$(E2E_DIR)/benche2e -collector $(BINARY) -rows bearerauth+kvcache -rounds 1 \
 		-warmup 500ms -duration 2s)

@@ -39,6 +39,7 @@ type options struct {
 	streams          int
 	perfDir          string
 	keepDir          bool
+	validateOnly     bool
 }
 
 // result is one measured window of one row.
@@ -67,6 +68,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if opts.validateOnly {
+		return validateRows(opts, stderr)
 	}
 	fmt.Fprintf(stderr, "benche2e: rows %s, %d rounds, warm-up %v, window %v, %d connections x %d streams, collector CPU %q\n",
 		rowNames(opts.rows), opts.rounds, opts.warmup, opts.duration, opts.connections, opts.streams, opts.collectorCPU)
@@ -112,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.streams, "streams", 2, "exports in flight per connection")
 	fs.StringVar(&o.perfDir, "perf", "", "directory: record `perf record -g` of the collector over each window there")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep each run's directory (config, collector log)")
+	fs.BoolVar(&o.validateOnly, "validate-only", false, "only check every row's config with `<binary> validate`, run nothing")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -129,10 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-rounds must be >= 1, -duration > 0, -warmup >= 0")
 	}
 	for _, r := range o.rows {
-		bin := o.collector
-		if r.peer {
-			bin = o.peer
-		}
+		bin := binaryOf(o, r)
 		if _, err := os.Stat(bin); err != nil {
 			return o, fmt.Errorf("row %s needs %s: %w", r.name, bin, err)
 		}
@@ -148,6 +150,42 @@ func rowNames(rs []row) string {
 	return strings.Join(names, ",")
 }
 
+// validateRows renders every selected row's config and has its binary validate it.
+func validateRows(opts options, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "benche2e-validate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, r := range opts.rows {
+		p, err := freePorts()
+		if err != nil {
+			return err
+		}
+		cfg, err := r.config(p, dir)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(dir, r.name+".yaml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			return err
+		}
+		out, err := exec.Command(binaryOf(opts, r), "validate", "--config", path).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("row %s: config invalid: %w\n%s", r.name, err, out)
+		}
+		fmt.Fprintf(stderr, "benche2e: row %s: config valid\n", r.name)
+	}
+	return nil
+}
+
+func binaryOf(opts options, r row) string {
+	if r.peer {
+		return opts.peer
+	}
+	return opts.collector
+}
+
 // collector is one running collector process.
 type collector struct {
 	cmd   *exec.Cmd
@@ -161,10 +199,7 @@ type collector struct {
 const maxStartAttempts = 3
 
 func startCollector(opts options, r row, dir string) (*collector, error) {
-	bin := opts.collector
-	if r.peer {
-		bin = opts.peer
-	}
+	bin := binaryOf(opts, r)
 	for attempt := 1; ; attempt++ {
 		p, err := freePorts()
 		if err != nil {
