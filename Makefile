@@ -6,6 +6,7 @@
 #   make test       everything CI runs: lint, generate and dist checks, unit + integration tests (-race),
 #                   every benchmark once, e2e tests against the real binary
 #   make bench      benchmarks with -count, raw output in $(BENCH_OUT), benchstat table
+#   make bench-e2e  the built collector under load (ours and a contrib peer), pinned to one CPU
 #   make lint       gofmt + go vet
 #   make generate   go generate (mdatagen for every metadata.yaml), then OCB sources in dist/
 
@@ -43,11 +44,22 @@ BENCH_PEER_PKGS ?= ./...
 BENCH_COUNT     ?= 6
 BENCH_OUT       ?= bench.out
 BENCHSTAT_FLAGS ?=
+# make bench-e2e E2E_ROUNDS=7 E2E_ROWS=plain,contrib (bench/cmd/benche2e -h lists the rows)
+E2E_ROUNDS    ?= 5
+E2E_DURATION  ?= 5s
+E2E_WARMUP    ?= 2s
+E2E_ROWS      ?= plain,bearerauth,bearerauth+kvcache,contrib
+E2E_FLAGS     ?=
+COLLECTOR_CPU ?= 0
+LOAD_CPU      ?= 1
+# build output of bench-e2e (the peer distribution, the driver), ignored by git and by ./...
+E2E_DIR       := bench/_e2e
+PEER_BINARY   := $(E2E_DIR)/peerdist/otelcol-peer
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Go files we own (dist/ is OCB output, marked DO NOT EDIT, and not gofmt-clean).
-FIND_GO_FILES := find . -name '*.go' -not -path './dist/*' -not -path './.git/*' -not -path './.dist-check.*' -print0
+FIND_GO_FILES := find . -name '*.go' -not -path './dist/*' -not -path './$(E2E_DIR)/*' -not -path './.git/*' -not -path './.dist-check.*' -print0
 
 # $(call go-install,<binary>,<package>,<version>): install unless <binary> was built from <version>.
 define go-install
@@ -69,7 +81,7 @@ help:
 
 ## --- tools -------------------------------------------------------------------------------
 
-.PHONY: install-builder install-telemetrygen install-benchstat install-redis install-test-tools
+.PHONY: install-builder install-telemetrygen install-benchstat install-redis install-taskset install-test-tools
 install-builder:
 	$(call go-install,$(BUILDER),go.opentelemetry.io/collector/cmd/builder,$(OCB_VERSION))
 
@@ -85,6 +97,14 @@ install-redis:
 		echo "installing redis-server (apt)"; \
 		$(SUDO) apt-get update -q; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server; \
+	}
+
+# bench-e2e pins the collector and the load generator to separate CPUs.
+install-taskset:
+	@command -v taskset >/dev/null || { \
+		echo "installing taskset (apt: util-linux)"; \
+		$(SUDO) apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends util-linux; \
 	}
 
 install-test-tools: install-builder install-telemetrygen install-redis
@@ -114,7 +134,7 @@ check-dist: install-builder
 
 ## --- checks ------------------------------------------------------------------------------
 
-.PHONY: lint test unit bench-smoke e2e bench
+.PHONY: lint test unit bench-smoke e2e bench bench-e2e bench-e2e-smoke e2e-tools
 lint:
 	@unformatted=$$($(FIND_GO_FILES) | xargs -0 gofmt -l); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
@@ -123,10 +143,11 @@ lint:
 	cd bench && $(GO) vet ./...
 
 # check-dist runs before build: build regenerates dist/ and would hide stale sources.
-test: install-test-tools lint check-generate check-dist build unit bench-smoke e2e
+test: install-test-tools lint check-generate check-dist build unit bench-smoke e2e bench-e2e-smoke
 
 unit:
-	$(call timed,unit tests,$(GO) test -race -timeout $(TEST_TIMEOUT) ./...)
+	$(call timed,unit tests,$(GO) test -race -timeout $(TEST_TIMEOUT) ./... \
+		&& (cd bench && $(GO) test -race -timeout $(TEST_TIMEOUT) ./...))
 
 # Both modules: the product's own benchmarks and the side-by-side peer benchmarks in bench/.
 bench-smoke:
@@ -142,3 +163,26 @@ bench: install-benchstat
 	  cd bench && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCH_COUNT) -timeout 60m $(BENCH_PEER_PKGS); } | tee $(BENCH_OUT)
 	@echo; echo "raw output: $(BENCH_OUT)"; echo
 	$(BENCHSTAT) $(BENCHSTAT_FLAGS) $(BENCH_OUT)
+
+# The whole collector under load: rows interleaved (a b c d a b c d ...), medians, see
+# docs/benchmarks.md. Not part of `make test` (minutes); bench-e2e-smoke is.
+bench-e2e: build install-taskset e2e-tools
+	$(call timed,bench-e2e,taskset -c $(LOAD_CPU) $(E2E_DIR)/benche2e -collector $(BINARY) -peer $(PEER_BINARY) \
+		-collector-cpu $(COLLECTOR_CPU) -rows '$(E2E_ROWS)' -rounds $(E2E_ROUNDS) -duration $(E2E_DURATION) \
+		-warmup $(E2E_WARMUP) $(E2E_FLAGS))
+
+# The peer distribution (OCB, bench/peerdist/builder-config.yaml) and the benchmark driver.
+e2e-tools: install-builder
+	mkdir -p $(E2E_DIR)
+	$(call timed,peer build,$(BUILDER) --config bench/peerdist/builder-config.yaml)
+	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
+
+# Our rows' configs checked by `otelcol-custom validate`, then one short (2s) unpinned run of the
+# row with the most parts (bearerauth + kvcache): the driver and its configs keep working. It fails
+# on any refused export or when the generator's count and the collector's metric disagree.
+# Measures nothing. (The peer rows are checked by every bench-e2e run, which builds the peer.)
+bench-e2e-smoke: build
+	cd bench && $(GO) build -o _e2e/benche2e ./cmd/benche2e
+	$(E2E_DIR)/benche2e -collector $(BINARY) -rows plain,bearerauth,bearerauth+kvcache -validate-only
+	$(call timed,bench-e2e smoke,$(E2E_DIR)/benche2e -collector $(BINARY) -rows bearerauth+kvcache -rounds 1 \
+		-warmup 500ms -duration 2s)
