@@ -124,7 +124,14 @@ func (e *redisKV) clientOption(ctx context.Context) (rueidis.ClientOption, error
 		// with these options on every connection it opens and hands the "invalidate"
 		// pushes to OnInvalidations. The read path never uses DoCache; rueidis'
 		// own per-connection cache stays empty.
-		opt.ClientTrackingOptions = []string{"BCAST"}
+		//
+		// NOLOOP: Redis does not report a change to the connection that made it.
+		// Without it every SET a processor writes comes back as an invalidation of
+		// the entry it just cached, so the next batch writes the key again (one SET
+		// per active key per flush interval instead of one per TTL). The other
+		// stores of this extension still hear of those writes: trackingStore
+		// publishes them locally (see notifyOthers).
+		opt.ClientTrackingOptions = []string{"BCAST", "NOLOOP"}
 		if cfg.KeyPrefix != "" {
 			opt.ClientTrackingOptions = append(opt.ClientTrackingOptions, "PREFIX", cfg.KeyPrefix)
 		}
@@ -275,7 +282,7 @@ func (e *redisKV) Store(_ context.Context, _ component.ID) (kvcache.Store, error
 	if e.closed.Load() {
 		return nil, errShutdown
 	}
-	s := &store{ext: e}
+	s := &store{ext: e, tracking: e.cfg.ClientSideCaching}
 	if e.cfg.ClientSideCaching {
 		return &trackingStore{store: s}, nil
 	}
