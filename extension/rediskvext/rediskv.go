@@ -47,6 +47,8 @@ type redisKV struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	tlsUsed bool
+
+	clears *clearer // nil without client_side_caching, or before Start
 }
 
 const (
@@ -79,6 +81,9 @@ func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 	opt, err := e.clientOption(ctx)
 	if err != nil {
 		return err
+	}
+	if e.cfg.ClientSideCaching {
+		e.clears = startClearer(&e.subs)
 	}
 	if e.connect(opt) {
 		return nil
@@ -259,7 +264,7 @@ func (e *notConnectedError) Unwrap() error { return e.err }
 
 // Shutdown stops connecting, closes the client (waiting for calls in flight)
 // and drops all invalidation subscribers.
-func (e *redisKV) Shutdown(context.Context) error {
+func (e *redisKV) Shutdown(ctx context.Context) error {
 	e.closed.Store(true)
 	e.mu.Lock()
 	cancel, done := e.cancel, e.done
@@ -271,9 +276,13 @@ func (e *redisKV) Shutdown(context.Context) error {
 	if c := e.client.Swap(nil); c != nil {
 		(*c).Close()
 	}
+	var err error
+	if e.clears != nil {
+		err = e.clears.stop(ctx)
+	}
 	e.subs.clear()
 	e.telemetry.Shutdown()
-	return nil
+	return err
 }
 
 // Store returns a store over the shared client. All owners share one keyspace
@@ -317,14 +326,17 @@ func (e *redisKV) reportError(err error) {
 // onInvalidations receives rueidis' "invalidate" pushes. nil means everything
 // (FLUSHALL/FLUSHDB, or a tracking connection was lost and changes may have been
 // missed). It runs on rueidis' reading goroutine, so it only strips the prefix
-// and hands the keys on.
+// and hands the keys on; "everything" goes to the clearer's goroutine, since a
+// subscriber may clear a large cache on it.
 func (e *redisKV) onInvalidations(msgs []rueidis.RedisMessage) {
 	if e.closed.Load() {
 		return
 	}
 	if msgs == nil {
 		e.telemetry.RediskvInvalidations.Add(context.Background(), 1, e.metrics.scopeAll)
-		e.subs.publish(nil)
+		if e.clears != nil {
+			e.clears.request()
+		}
 		return
 	}
 	keys := make([]string, 0, len(msgs))

@@ -277,8 +277,11 @@ func (s *store) Close(context.Context) error {
 
 // OnInvalidate registers fn for keys (without key_prefix) that changed in Redis.
 // nil keys mean "everything": a FLUSHALL/FLUSHDB, or a tracking connection was
-// lost so changes may have been missed. fn runs on rueidis' connection reader
-// and must not block; all subscribers receive the same keys slice and must not
+// lost so changes may have been missed. With keys, fn runs on rueidis'
+// connection reader (or on the goroutine of a write through another store) and
+// must not block; nil is delivered on a goroutine of the extension, so a
+// subscriber may clear a large cache there without delaying replies (clears
+// requested meanwhile are coalesced into one). All subscribers receive the same keys slice and must not
 // modify it. A key may be reported more than once (once per tracking
 // connection). Writes made through this store are not reported to its own
 // subscribers (the caller knows what it wrote; tracking uses NOLOOP), except
