@@ -143,8 +143,10 @@ func (s *serverSide) start(host component.Host) error {
 		return nil
 	}
 	s.host = host
-	// Watch before the first read so no change in between is missed.
-	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{})
+	// Watch before the first read so no change in between is missed. The
+	// watcher also signals every tokens_file_reload_interval, for file systems
+	// without change notification.
+	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{Interval: s.interval})
 	startWatcher(s.watcher, s.path, s.logger)
 	content, err := readBounded(s.path, maxTokensFileSize)
 	if err == nil {
@@ -161,18 +163,11 @@ func (s *serverSide) start(host component.Host) error {
 
 func (s *serverSide) loop() {
 	defer s.wg.Done()
-	var tick <-chan time.Time
-	if s.interval > 0 {
-		t := time.NewTicker(s.interval)
-		defer t.Stop()
-		tick = t.C
-	}
 	for {
 		select {
 		case <-s.stopCh:
 			return
 		case <-s.watcher.C():
-		case <-tick:
 		}
 		s.reload()
 	}

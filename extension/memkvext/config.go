@@ -49,6 +49,10 @@ type FileConfig struct {
 	// ReloadDelay is how long the file must stay quiet after a change before it is
 	// reloaded, so that a burst of writes leads to one reload. Default 100ms.
 	ReloadDelay time.Duration `mapstructure:"reload_delay"`
+	// ReloadInterval also re-reads the watched file this often, for file systems
+	// that deliver no change notification (like bearerauth's
+	// tokens_file_reload_interval). Zero disables it. Default 1m.
+	ReloadInterval time.Duration `mapstructure:"reload_interval"`
 	// CSV says how a csv file is read: as a table with one row per entry, or in the
 	// key,value layout.
 	CSV CSVConfig `mapstructure:"csv"`
@@ -98,6 +102,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.File.ReloadDelay < 0 {
 		errs = append(errs, fmt.Errorf("file::reload_delay must not be negative, got %s", cfg.File.ReloadDelay))
+	}
+	if cfg.File.ReloadInterval < 0 {
+		errs = append(errs, fmt.Errorf("file::reload_interval must not be negative, got %s", cfg.File.ReloadInterval))
 	}
 	if cfg.File.Path == "" {
 		if cfg.File.Format != "" {

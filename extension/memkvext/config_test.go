@@ -41,10 +41,11 @@ func TestLoadConfig(t *testing.T) {
 				MaxBytes:   1 << 20,
 				DefaultTTL: 10 * time.Minute,
 				File: FileConfig{
-					Path:        "/etc/otelcol/lookup.yaml",
-					Format:      "yaml",
-					Watch:       false,
-					ReloadDelay: 2 * time.Second,
+					Path:           "/etc/otelcol/lookup.yaml",
+					Format:         "yaml",
+					Watch:          false,
+					ReloadDelay:    2 * time.Second,
+					ReloadInterval: 5 * time.Minute,
 				},
 			},
 			Check: hasFormat(FormatYAML),
@@ -89,6 +90,7 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "format_without_path", ErrContains: []string{"file::path is required when file::format is set"}, Check: refusedByStore},
 		{ID: "unknown_extension", ErrContains: []string{"file::format: cannot tell the format", `".txt"`}, Check: refusedByStore},
 		{ID: "negative_reload_delay", ErrContains: []string{"file::reload_delay must not be negative"}, Check: refusedByStore},
+		{ID: "negative_reload_interval", ErrContains: []string{"file::reload_interval must not be negative"}, Check: refusedByStore},
 	}, configtest.CoveredElsewhere("unknown_key")) // TestLoadConfigUnknownKey
 }
 

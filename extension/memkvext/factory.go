@@ -14,6 +14,8 @@ const (
 	defaultMaxBytes        = 64 << 20
 	defaultFileWatch       = true
 	defaultFileReloadDelay = 100 * time.Millisecond
+	// The same fallback period as bearerauth's tokens_file_reload_interval.
+	defaultFileReloadInterval = time.Minute
 )
 
 // NewFactory returns the factory of the memkv extension.
@@ -30,8 +32,9 @@ func NewDefaultConfig() *Config {
 		MaxEntries: defaultMaxEntries,
 		MaxBytes:   defaultMaxBytes,
 		File: FileConfig{
-			Watch:       defaultFileWatch,
-			ReloadDelay: defaultFileReloadDelay,
+			Watch:          defaultFileWatch,
+			ReloadDelay:    defaultFileReloadDelay,
+			ReloadInterval: defaultFileReloadInterval,
 		},
 	}
 }

@@ -8,9 +8,14 @@ import (
 // watches the file's directory and the directory its symbolic link resolves
 // to (atomic renames and Kubernetes' "..data" swap replace the file without an
 // event on it), and signals after reload_delay of quiet, so that a burst of
-// events leads to one reload.
+// events leads to one reload. It also signals every reload_interval, for file
+// systems that deliver no change notification; a reload of unchanged content
+// changes nothing.
 func (s *Store) newFileWatcher() *filewatch.Watcher {
-	return filewatch.New(s.path, s.logger, filewatch.Options{Delay: s.cfg.File.ReloadDelay})
+	return filewatch.New(s.path, s.logger, filewatch.Options{
+		Delay:    s.cfg.File.ReloadDelay,
+		Interval: s.cfg.File.ReloadInterval,
+	})
 }
 
 // watch reloads the file on each signal of w until stop is closed.

@@ -80,7 +80,7 @@ func TestClientOptionMapping(t *testing.T) {
 	assert.Equal(t, "u", opt.Username)
 	assert.Equal(t, "p", opt.Password)
 	assert.Equal(t, 3, opt.SelectDB)
-	assert.Equal(t, []string{"BCAST", "PREFIX", "pfx:"}, opt.ClientTrackingOptions)
+	assert.Equal(t, []string{"BCAST", "NOLOOP", "PREFIX", "pfx:"}, opt.ClientTrackingOptions)
 	assert.NotNil(t, opt.OnInvalidations)
 	assert.False(t, opt.DisableCache)
 	assert.True(t, opt.DisableRetry)

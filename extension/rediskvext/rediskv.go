@@ -47,6 +47,8 @@ type redisKV struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	tlsUsed bool
+
+	clears *clearer // nil without client_side_caching, or before Start
 }
 
 const (
@@ -84,6 +86,9 @@ func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 		// Issue 9 case 9: AUTH sends the password as is.
 		e.logger.Warn("A Redis password is configured without TLS: it crosses the network in plaintext, and so does every cached value; set tls (for example tls::ca_file) unless Redis runs on this host",
 			zap.Strings("endpoints", e.cfg.Endpoints))
+	}
+	if e.cfg.ClientSideCaching {
+		e.clears = startClearer(&e.subs)
 	}
 	if e.connect(opt) {
 		return nil
@@ -129,7 +134,14 @@ func (e *redisKV) clientOption(ctx context.Context) (rueidis.ClientOption, error
 		// with these options on every connection it opens and hands the "invalidate"
 		// pushes to OnInvalidations. The read path never uses DoCache; rueidis'
 		// own per-connection cache stays empty.
-		opt.ClientTrackingOptions = []string{"BCAST"}
+		//
+		// NOLOOP: Redis does not report a change to the connection that made it.
+		// Without it every SET a processor writes comes back as an invalidation of
+		// the entry it just cached, so the next batch writes the key again (one SET
+		// per active key per flush interval instead of one per TTL). The other
+		// stores of this extension still hear of those writes: trackingStore
+		// publishes them locally (see notifyOthers).
+		opt.ClientTrackingOptions = []string{"BCAST", "NOLOOP"}
 		if cfg.KeyPrefix != "" {
 			opt.ClientTrackingOptions = append(opt.ClientTrackingOptions, "PREFIX", cfg.KeyPrefix)
 		}
@@ -257,7 +269,7 @@ func (e *notConnectedError) Unwrap() error { return e.err }
 
 // Shutdown stops connecting, closes the client (waiting for calls in flight)
 // and drops all invalidation subscribers.
-func (e *redisKV) Shutdown(context.Context) error {
+func (e *redisKV) Shutdown(ctx context.Context) error {
 	e.closed.Store(true)
 	e.mu.Lock()
 	cancel, done := e.cancel, e.done
@@ -269,9 +281,13 @@ func (e *redisKV) Shutdown(context.Context) error {
 	if c := e.client.Swap(nil); c != nil {
 		(*c).Close()
 	}
+	var err error
+	if e.clears != nil {
+		err = e.clears.stop(ctx)
+	}
 	e.subs.clear()
 	e.telemetry.Shutdown()
-	return nil
+	return err
 }
 
 // Store returns a store over the shared client. All owners share one keyspace
@@ -280,7 +296,7 @@ func (e *redisKV) Store(_ context.Context, _ component.ID) (kvcache.Store, error
 	if e.closed.Load() {
 		return nil, errShutdown
 	}
-	s := &store{ext: e}
+	s := &store{ext: e, tracking: e.cfg.ClientSideCaching}
 	if e.cfg.ClientSideCaching {
 		return &trackingStore{store: s}, nil
 	}
@@ -315,14 +331,17 @@ func (e *redisKV) reportError(err error) {
 // onInvalidations receives rueidis' "invalidate" pushes. nil means everything
 // (FLUSHALL/FLUSHDB, or a tracking connection was lost and changes may have been
 // missed). It runs on rueidis' reading goroutine, so it only strips the prefix
-// and hands the keys on.
+// and hands the keys on; "everything" goes to the clearer's goroutine, since a
+// subscriber may clear a large cache on it.
 func (e *redisKV) onInvalidations(msgs []rueidis.RedisMessage) {
 	if e.closed.Load() {
 		return
 	}
 	if msgs == nil {
 		e.telemetry.RediskvInvalidations.Add(context.Background(), 1, e.metrics.scopeAll)
-		e.subs.publish(nil)
+		if e.clears != nil {
+			e.clears.request()
+		}
 		return
 	}
 	keys := make([]string, 0, len(msgs))

@@ -598,7 +598,10 @@ func TestMetrics(t *testing.T) {
 	_, err = tel.GetMetric("otelcol_rediskv_round_trip_duration")
 	require.NoError(t, err)
 
-	// Our own writes were broadcast back as invalidations of a and b.
+	// Writes by another client are broadcast as invalidations of a and b (our
+	// own are not: tracking uses NOLOOP).
+	srv.CLI(t, "SET", "m:a", "3")
+	srv.CLI(t, "SET", "m:b", "4")
 	require.Eventually(t, func() bool {
 		m, err := tel.GetMetric("otelcol_rediskv_invalidations")
 		if err != nil {

@@ -25,8 +25,9 @@ var errStoreClosed = errors.New("rediskv: store is closed")
 //     all nodes in parallel. The call costs one network round trip of latency
 //     (the slowest node's) and one command per slot group, not per key.
 type store struct {
-	ext    *redisKV
-	closed atomic.Bool
+	ext      *redisKV
+	tracking bool // client_side_caching: tell the extension's other stores of writes
+	closed   atomic.Bool
 
 	mu     sync.Mutex
 	unsubs map[uint64]func()
@@ -177,6 +178,13 @@ func (s *store) Set(ctx context.Context, entries []kvcache.Entry) (err error) {
 			}
 		}
 		err = firstError(c.DoMulti(ctx, cmds...))
+		if s.tracking {
+			keys := make([]string, len(entries))
+			for i := range entries {
+				keys[i] = entries[i].Key
+			}
+			s.notifyOthers(keys)
+		}
 	} else {
 		s.ext.recordNotStarted(ctx, opSet, err)
 	}
@@ -221,6 +229,9 @@ func (s *store) Delete(ctx context.Context, keys []string) (err error) {
 			cmds = rueidis.Commands{c.B().Del().Key(full...).Build()}
 		}
 		err = firstError(c.DoMulti(ctx, cmds...))
+		if s.tracking {
+			s.notifyOthers(keys)
+		}
 	} else {
 		s.ext.recordNotStarted(ctx, opDelete, err)
 	}
@@ -228,6 +239,15 @@ func (s *store) Delete(ctx context.Context, keys []string) (err error) {
 		return fmt.Errorf("rediskv: delete %d keys: %w", len(keys), err)
 	}
 	return nil
+}
+
+// notifyOthers tells the subscribers of the extension's other stores that keys
+// were written through s. Redis does not (tracking uses NOLOOP, and all stores
+// share the client's connections), and another component's cached value of a
+// key must not outlive this write. It runs after the call was sent, even when
+// it failed: a timed-out write may still have been applied.
+func (s *store) notifyOthers(keys []string) {
+	s.ext.subs.publishExcept(keys, s)
 }
 
 func firstError(resps []rueidis.RedisResult) error {
@@ -257,17 +277,23 @@ func (s *store) Close(context.Context) error {
 
 // OnInvalidate registers fn for keys (without key_prefix) that changed in Redis.
 // nil keys mean "everything": a FLUSHALL/FLUSHDB, or a tracking connection was
-// lost so changes may have been missed. fn runs on rueidis' connection reader
-// and must not block; all subscribers receive the same keys slice and must not
+// lost so changes may have been missed. With keys, fn runs on rueidis'
+// connection reader (or on the goroutine of a write through another store) and
+// must not block; nil is delivered on a goroutine of the extension, so a
+// subscriber may clear a large cache there without delaying replies (clears
+// requested meanwhile are coalesced into one). All subscribers receive the same keys slice and must not
 // modify it. A key may be reported more than once (once per tracking
-// connection), and writes made through this store are reported too.
+// connection). Writes made through this store are not reported to its own
+// subscribers (the caller knows what it wrote; tracking uses NOLOOP), except
+// from the other connections when pipeline_multiplex > 0; writes through the
+// extension's other stores are.
 func (s *trackingStore) OnInvalidate(fn func(keys []string)) (unsubscribe func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return func() {}
 	}
-	unsub := s.ext.subs.add(fn)
+	unsub := s.ext.subs.add(s.store, fn)
 	if s.unsubs == nil {
 		s.unsubs = map[uint64]func(){}
 	}
@@ -291,11 +317,12 @@ type subscribers struct {
 }
 
 type subscriber struct {
-	id uint64
-	fn func([]string)
+	id    uint64
+	owner *store
+	fn    func([]string)
 }
 
-func (s *subscribers) add(fn func([]string)) (remove func()) {
+func (s *subscribers) add(owner *store, fn func([]string)) (remove func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.next
@@ -304,7 +331,7 @@ func (s *subscribers) add(fn func([]string)) (remove func()) {
 	if p := s.list.Load(); p != nil {
 		cur = *p
 	}
-	next := append(append(make([]subscriber, 0, len(cur)+1), cur...), subscriber{id: id, fn: fn})
+	next := append(append(make([]subscriber, 0, len(cur)+1), cur...), subscriber{id: id, owner: owner, fn: fn})
 	s.list.Store(&next)
 	var once sync.Once
 	return func() { once.Do(func() { s.remove(id) }) }
@@ -332,12 +359,17 @@ func (s *subscribers) clear() {
 	s.list.Store(nil)
 }
 
-func (s *subscribers) publish(keys []string) {
+func (s *subscribers) publish(keys []string) { s.publishExcept(keys, nil) }
+
+// publishExcept calls every subscriber not registered by skip.
+func (s *subscribers) publishExcept(keys []string, skip *store) {
 	p := s.list.Load()
 	if p == nil {
 		return
 	}
 	for _, sub := range *p {
-		sub.fn(keys)
+		if skip == nil || sub.owner != skip {
+			sub.fn(keys)
+		}
 	}
 }

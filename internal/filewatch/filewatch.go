@@ -46,6 +46,11 @@ type Options struct {
 	// RetryInterval is how often the watcher tries again to watch the file's
 	// directory while it cannot (missing at start, or removed later).
 	RetryInterval time.Duration
+	// Interval, when set, also signals C every Interval whatever fsnotify
+	// reports: the fallback for file systems that deliver no change
+	// notification (network file systems, a file changed through a hard link
+	// elsewhere, inotify limits). Periodic signals skip Delay. Zero: none.
+	Interval time.Duration
 }
 
 // Watcher signals on C when the file at a path may have changed. Create it
@@ -57,7 +62,9 @@ type Watcher struct {
 	logger *zap.Logger
 	delay  time.Duration
 	retry  time.Duration
+	every  time.Duration
 	c      chan struct{}
+	quit   chan struct{} // closed by Stop; ends the periodic goroutine
 
 	mu      sync.Mutex
 	fsw     *fsnotify.Watcher // nil until the first successful NewWatcher
@@ -89,7 +96,9 @@ func New(path string, logger *zap.Logger, opts Options) *Watcher {
 		logger: logger,
 		delay:  opts.Delay,
 		retry:  opts.RetryInterval,
+		every:  opts.Interval,
 		c:      make(chan struct{}, 1),
+		quit:   make(chan struct{}),
 	}
 }
 
@@ -107,8 +116,27 @@ func (w *Watcher) Start() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	err := w.syncLocked(true)
+	if w.every > 0 && !w.started && !w.stopped {
+		w.wg.Add(1)
+		go w.periodic()
+	}
 	w.started = true
 	return err
+}
+
+// periodic signals every Interval until Stop.
+func (w *Watcher) periodic() {
+	defer w.wg.Done()
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-t.C:
+			w.fire()
+		}
+	}
 }
 
 // Sync (re)establishes the watches now instead of at the next retry: owners
@@ -127,6 +155,9 @@ func (w *Watcher) Stop() {
 	w.mu.Lock()
 	fsw := w.fsw
 	w.fsw = nil
+	if !w.stopped {
+		close(w.quit)
+	}
 	w.stopped = true
 	w.mu.Unlock()
 	if fsw != nil {

@@ -353,3 +353,37 @@ func TestRelevant(t *testing.T) {
 		assert.Equal(t, want, w.relevant(name), name)
 	}
 }
+
+// writeThroughHardLink changes path's content through a hard link in another
+// directory: the inode changes, but no watched directory sees an event, as
+// on a file system that delivers no change notification.
+func writeThroughHardLink(t *testing.T, path, content string) {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Link(path, link))
+	writeInPlace(t, link, content)
+}
+
+// TestIntervalSignalsWithoutNotification (issue 9, case 20): a change that
+// fsnotify does not report is signalled by the periodic fallback within
+// Interval; without Interval it is not signalled at all.
+func TestIntervalSignalsWithoutNotification(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data")
+	write(t, path, "v1")
+	plain := start(t, path, Options{})
+	w := start(t, path, Options{Interval: 100 * time.Millisecond, Delay: time.Hour})
+	writeThroughHardLink(t, path, "v2")
+	noSignal(t, plain, "a change fsnotify cannot see")
+	waitSignal(t, w, "an Interval") // and without waiting for Delay
+}
+
+// TestIntervalStops: Stop ends the periodic goroutine (goleak checks), even
+// without a successful Start of the fsnotify watch.
+func TestIntervalStops(t *testing.T) {
+	w := New(filepath.Join(t.TempDir(), "missing", "data"), zap.NewNop(), Options{Interval: time.Millisecond})
+	require.Error(t, w.Start())
+	waitSignal(t, w, "an Interval with the directory missing")
+	w.Stop()
+	w.Stop()
+}
