@@ -17,6 +17,10 @@ import (
 
 const (
 	maxClockSkew = 10 * time.Minute
+	// minKeysRefetchInterval is the floor of server::keys_min_refetch_interval:
+	// below it, every token with a forged kid would cost a discovery and a
+	// JWKS fetch.
+	minKeysRefetchInterval = time.Second
 
 	cloudPublic     = "AzurePublic"
 	cloudGovernment = "AzureGovernment"
@@ -214,7 +218,7 @@ type ServerConfig struct {
 	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
 
 	// KeysMinRefetchInterval rate-limits the re-fetch triggered by a token
-	// signed with an unknown key id. Default 30s.
+	// signed with an unknown key id. Default 30s, at least 1s.
 	KeysMinRefetchInterval time.Duration `mapstructure:"keys_min_refetch_interval"`
 
 	// TokenCacheSize bounds the cache of already validated tokens (a token is
@@ -426,8 +430,8 @@ func (s *ServerConfig) validate() error {
 	if s.KeysRefreshInterval <= 0 {
 		errs = append(errs, errors.New(p+"keys_refresh_interval: must be positive"))
 	}
-	if s.KeysMinRefetchInterval < 0 {
-		errs = append(errs, errors.New(p+"keys_min_refetch_interval: must not be negative"))
+	if s.KeysMinRefetchInterval < minKeysRefetchInterval {
+		errs = append(errs, fmt.Errorf(p+"keys_min_refetch_interval: must be at least %s (each token naming an unknown key may trigger a key fetch), got %s", minKeysRefetchInterval, s.KeysMinRefetchInterval))
 	}
 	if s.TokenCacheSize < 0 {
 		errs = append(errs, errors.New(p+"token_cache_size: must not be negative (0 disables the cache)"))

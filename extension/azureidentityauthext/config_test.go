@@ -131,6 +131,8 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "server_bad_clock_skew", ErrContains: []string{"server::clock_skew"}},
 		{ID: "server_bad_allowed_tenant", ErrContains: []string{"server::allowed_tenants[0]"}},
 		{ID: "server_negative_cache", ErrContains: []string{"server::token_cache_size"}},
+		{ID: "server_refetch_unlimited", ErrContains: []string{"server::keys_min_refetch_interval: must be at least 1s", "got 0s"}},
+		{ID: "server_refetch_below_floor", ErrContains: []string{"server::keys_min_refetch_interval: must be at least 1s", "got 500ms"}},
 	})
 }
 
