@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
 )
@@ -24,6 +26,10 @@ import (
 // maxTokenLength bounds a presented token before any parsing. Entra access
 // tokens are a few KiB; 16 KiB leaves ample room.
 const maxTokenLength = 16 << 10
+
+// keysUnavailableLogInterval is the least time between two log lines about
+// requests refused because the signing keys are unavailable.
+const keysUnavailableLogInterval = 10 * time.Second
 
 // Refusal reasons (the "reason" attribute of the refused-requests metric).
 const (
@@ -46,7 +52,8 @@ const (
 
 // authError is a refusal. Receivers turn it into HTTP 401 / gRPC
 // Unauthenticated with Error() as the message, so it says what is wrong with
-// the token and never contains the token. Values copied from the token's
+// the token and never contains the token, nor internal detail (fetch errors,
+// URLs) that only the operator should see. Values copied from the token's
 // claims are quoted and truncated.
 type authError struct {
 	reason string
@@ -135,6 +142,9 @@ type validator struct {
 	tb        *metadata.TelemetryBuilder
 	reasons   map[string]metric.AddOption
 	now       func() time.Time
+	// keysLog paces the log line explaining a keys_unavailable refusal: the
+	// caller gets a generic message, the operator the fetch error.
+	keysLog rate.Sometimes
 }
 
 func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *metadata.TelemetryBuilder) (*validator, error) {
@@ -150,6 +160,7 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 		tb:        tb,
 		reasons:   map[string]metric.AddOption{},
 		now:       time.Now,
+		keysLog:   rate.Sometimes{Interval: keysUnavailableLogInterval},
 	}
 	allowed := s.AllowedTenants
 	if len(allowed) == 0 && s.TenantID != "" && !isMultiTenant(s.TenantID) {
@@ -296,7 +307,11 @@ func (v *validator) key(ctx context.Context, kid string) (*rsa.PublicKey, *authE
 		if err == nil {
 			err = errNoKeys
 		}
-		return nil, refuse(reasonNoKeys, "the issuer's signing keys are not available: %v", err)
+		// The fetch error names URLs, DNS and TLS details: for the log only.
+		v.keysLog.Do(func() {
+			v.keys.logger.Warn("Refusing requests: the token issuer's signing keys are not available", zap.Error(err))
+		})
+		return nil, refuse(reasonNoKeys, "the server cannot validate tokens now: the issuer's signing keys are not available")
 	}
 	if k := st.keys[kid]; k != nil {
 		return k, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
 )
@@ -331,7 +332,6 @@ func TestServerIssuerUnavailable(t *testing.T) {
 	_, err := srv.Authenticate(context.Background(), bearer(tok))
 	require.Error(t, err)
 	assert.Equal(t, reasonNoKeys, reasonOf(err))
-	assert.Contains(t, err.Error(), "HTTP 500")
 
 	require.NoError(t, f.SetFailure(fakeentra.FailNone, 0))
 	require.Eventually(t, func() bool {
@@ -405,4 +405,54 @@ func TestServerCustomHeaderRawToken(t *testing.T) {
 	require.NoError(t, err)
 	_, err = srv.Authenticate(context.Background(), bearer(tok))
 	assert.Equal(t, reasonMissing, reasonOf(err))
+}
+
+// A caller refused because the keys cannot be fetched learns nothing about
+// the collector's network (URLs, HTTP status, DNS or TLS errors): that detail
+// goes to the log, once per interval however many requests are refused.
+func TestServerKeysUnavailableRefusalIsGeneric(t *testing.T) {
+	f, ca := testEntra(t)
+	for _, tc := range []struct {
+		name   string
+		cfg    func() *Config
+		detail []string // in the fetch error
+	}{
+		{"HTTP 500", func() *Config {
+			require.NoError(t, f.SetFailure(fakeentra.Fail500, fakeentra.EndpointAll))
+			return serverConfig(f, ca, apiAudience)
+		}, []string{"HTTP 500", f.URL()}},
+		{"TLS", func() *Config {
+			require.NoError(t, f.SetFailure(fakeentra.FailNone, 0))
+			cfg := serverConfig(f, ca, apiAudience)
+			cfg.TLS = configtls.ClientConfig{} // the fake's CA is not trusted
+			return cfg
+		}, []string{"x509", f.URL()}},
+		{"DNS", func() *Config {
+			cfg := serverConfig(f, ca, apiAudience)
+			cfg.AuthorityHost = "https://login.no-such-host.invalid/"
+			cfg.Timeout = 2 * time.Second // a resolver without network may only time out
+			return cfg
+		}, []string{"no-such-host.invalid"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, host, logs := started(t, tc.cfg())
+			require.Eventually(t, func() bool { return len(host.errors()) == 1 }, 10*time.Second, 10*time.Millisecond)
+			tok := issue(t, f, validClaims())
+			for range 50 {
+				_, err := srv.Authenticate(context.Background(), bearer(tok))
+				require.Error(t, err)
+				assert.Equal(t, reasonNoKeys, reasonOf(err))
+				assert.Equal(t, "azureidentityauth: the server cannot validate tokens now: the issuer's signing keys are not available", err.Error())
+				for _, d := range append(tc.detail, "https://", "GET", "127.0.0.1") {
+					assert.NotContains(t, err.Error(), d)
+				}
+			}
+			refusals := logs.FilterMessage("Refusing requests: the token issuer's signing keys are not available").All()
+			require.Len(t, refusals, 1, "one log line per interval, not one per request")
+			logged := refusals[0].ContextMap()["error"].(string)
+			for _, d := range tc.detail {
+				assert.Contains(t, logged, d)
+			}
+		})
+	}
 }
