@@ -143,6 +143,15 @@ func (ks *keySet) lastError() error {
 // current returns the snapshot (nil before the first successful fetch).
 func (ks *keySet) current() *keyState { return ks.state.Load() }
 
+// stillTrusted reports whether the current snapshot maps kid to key: an
+// atomic load and a map read, for the validated-token cache's hits. fetch
+// keeps the pointer of a key that did not change, so a re-fetch publishing
+// the same keys does not send cached tokens back to verification.
+func (ks *keySet) stillTrusted(kid string, key *rsa.PublicKey) bool {
+	st := ks.state.Load()
+	return st != nil && key != nil && st.keys[kid] == key
+}
+
 // refetchForUnknownKid fetches the keys again unless that was done less than
 // minRefetch ago (then it returns at once), and waits for the fetch or ctx.
 func (ks *keySet) refetchForUnknownKid(ctx context.Context) {
@@ -257,9 +266,12 @@ func (ks *keySet) fetch() error {
 	}
 	removed := false
 	if old := ks.state.Load(); old != nil {
-		for kid := range old.keys {
-			if _, ok := keys[kid]; !ok {
+		for kid, oldKey := range old.keys {
+			switch k, ok := keys[kid]; {
+			case !ok || !k.Equal(oldKey):
 				removed = true
+			default:
+				keys[kid] = oldKey // unchanged: cached tokens stay trusted
 			}
 		}
 	}

@@ -89,6 +89,12 @@ type principal struct {
 	subject, oid, tid, appID, azp, sub, iss, ver string
 	roles, scopes                                []string
 	exp, nbf                                     time.Time
+	// kid and key verified the token's signature. A cache hit is served only
+	// while the current key set still maps kid to key, so a withdrawn key
+	// stops being trusted as soon as the new set is published, even for an
+	// entry written by a verification that began before the change.
+	kid string
+	key *rsa.PublicKey
 }
 
 var _ client.AuthData = (*principal)(nil)
@@ -210,11 +216,15 @@ func (v *validator) check(ctx context.Context, headers map[string][]string) (*pr
 	now := v.now()
 	if v.cache != nil {
 		if p, ok := v.cache.GetIfPresent(raw); ok {
-			if aerr := v.checkTimes(p.exp, p.nbf, now); aerr != nil {
+			if !v.keys.stillTrusted(p.kid, p.key) {
 				v.cache.Invalidate(raw)
-				return nil, aerr
+			} else {
+				if aerr := v.checkTimes(p.exp, p.nbf, now); aerr != nil {
+					v.cache.Invalidate(raw)
+					return nil, aerr
+				}
+				return p, nil
 			}
-			return p, nil
 		}
 	}
 	p, aerr := v.verify(ctx, raw, now)
@@ -289,7 +299,12 @@ func (v *validator) verify(ctx context.Context, raw string, now time.Time) (*pri
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, refuse(reasonMalformedToken, "token claims are not valid JSON claims: %v", err)
 	}
-	return v.checkClaims(&c, now)
+	p, aerr := v.checkClaims(&c, now)
+	if aerr != nil {
+		return nil, aerr
+	}
+	p.kid, p.key = kid, key
+	return p, nil
 }
 
 // key returns the public key for kid, re-fetching the key set (rate-limited)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -455,4 +456,60 @@ func TestServerKeysUnavailableRefusalIsGeneric(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A key withdrawn from the JWKS stops being trusted the moment the new key
+// set is published, also for tokens in the validated-token cache, and also
+// for cache entries written by verifications that began before the change.
+// Rounds of: hammer the server with tokens of the current key from many
+// goroutines (a small cache keeps verifications in flight), withdraw the key
+// meanwhile, and check every request that began after the withdrawal was
+// published.
+func TestServerWithdrawnKeyNotTrustedFromCache(t *testing.T) {
+	f, ca := testEntra(t)
+	cfg := serverConfig(f, ca, apiAudience)
+	cfg.Server.Get().TokenCacheSize = 16
+	cfg.Server.Get().KeysMinRefetchInterval = time.Hour // fetches are the test's, below
+	srv := startedServer(t, cfg)
+
+	const rounds, tokensPerRound, workers = 4, 24, 8
+	var violations, checkedAfter atomic.Int64
+	for range rounds {
+		oldKid := f.CurrentKeyID()
+		toks := make([]map[string][]string, tokensPerRound)
+		for i := range toks {
+			toks[i] = bearer(issue(t, f, validClaims()))
+		}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; !stop.Load(); i++ {
+					st := srv.keys.current()
+					withdrawn := st.keys[oldKid] == nil
+					_, err := srv.Authenticate(context.Background(), toks[i%len(toks)])
+					if withdrawn {
+						checkedAfter.Add(1)
+						if err == nil {
+							violations.Add(1)
+						}
+					}
+				}
+			}()
+		}
+		time.Sleep(30 * time.Millisecond)
+		_, err := f.RotateKey()
+		require.NoError(t, err)
+		f.RetireKeys() // only the new key is published
+		<-srv.keys.fetchShared()
+		require.Nil(t, srv.keys.current().keys[oldKid])
+		time.Sleep(60 * time.Millisecond)
+		stop.Store(true)
+		wg.Wait()
+	}
+	t.Logf("%d requests checked after a withdrawal, %d accepted", checkedAfter.Load(), violations.Load())
+	require.Positive(t, checkedAfter.Load())
+	assert.Zero(t, violations.Load(), "tokens signed by a withdrawn key were accepted after the withdrawal was published")
 }
