@@ -137,17 +137,20 @@ func (p *principal) GetAttributeNames() []string { return slices.Clone(principal
 type validator struct {
 	keys      *keySet
 	audiences []string
-	tenants   map[string]struct{} // allowed tid values; nil: any (fixed issuer without allowed_tenants)
-	roles     []string
-	scopes    []string
-	skew      time.Duration
-	header    string // canonical
-	headerLow string
-	scheme    string
-	cache     *otter.Cache[string, *principal] // validated tokens; nil if disabled
-	tb        *metadata.TelemetryBuilder
-	reasons   map[string]metric.AddOption
-	now       func() time.Time
+	tenants   map[string]struct{} // allowed tid values; nil: any (fixed issuer without allowed_tenants), or tenantOfKeys
+	// tenantOfKeys: tenant_id is a domain name, the allowed tid is the tenant
+	// id the key set read from discovery.
+	tenantOfKeys bool
+	roles        []string
+	scopes       []string
+	skew         time.Duration
+	header       string // canonical
+	headerLow    string
+	scheme       string
+	cache        *otter.Cache[string, *principal] // validated tokens; nil if disabled
+	tb           *metadata.TelemetryBuilder
+	reasons      map[string]metric.AddOption
+	now          func() time.Time
 	// keysLog paces the log line explaining a keys_unavailable refusal: the
 	// caller gets a generic message, the operator the fetch error.
 	keysLog rate.Sometimes
@@ -170,7 +173,11 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 	}
 	allowed := s.AllowedTenants
 	if len(allowed) == 0 && s.TenantID != "" && !isMultiTenant(s.TenantID) {
-		allowed = []string{s.TenantID}
+		if tenantDomain(s) != "" {
+			v.tenantOfKeys = true
+		} else {
+			allowed = []string{s.TenantID}
+		}
 	}
 	if len(allowed) > 0 {
 		v.tenants = make(map[string]struct{}, len(allowed))
@@ -354,10 +361,8 @@ func (v *validator) checkClaims(c *tokenClaims, now time.Time) (*principal, *aut
 	if !slices.ContainsFunc(v.audiences, func(a string) bool { return c.Aud.Contains(a) }) {
 		return nil, refuse(reasonAudience, "token audience %s is not one of the accepted audiences", quote(strings.Join(c.Aud, ",")))
 	}
-	if v.tenants != nil {
-		if _, ok := v.tenants[strings.ToLower(c.Tid)]; !ok {
-			return nil, refuse(reasonTenant, "token tenant %s is not allowed", quote(c.Tid))
-		}
+	if !v.tenantOK(c.Tid) {
+		return nil, refuse(reasonTenant, "token tenant %s is not allowed", quote(c.Tid))
 	}
 	for _, r := range v.roles {
 		if !slices.Contains(c.Roles, r) {
@@ -381,6 +386,20 @@ func (v *validator) checkClaims(c *tokenClaims, now time.Time) (*principal, *aut
 		p.subject = c.Sub
 	}
 	return p, nil
+}
+
+// tenantOK checks tid against allowed_tenants, tenant_id, or the tenant id
+// discovery gave for a tenant_id that is a domain name.
+func (v *validator) tenantOK(tid string) bool {
+	if v.tenantOfKeys {
+		st := v.keys.current()
+		return st != nil && st.tenant != "" && strings.EqualFold(tid, st.tenant)
+	}
+	if v.tenants == nil {
+		return true
+	}
+	_, ok := v.tenants[strings.ToLower(tid)]
+	return ok
 }
 
 func (v *validator) checkTimes(exp, nbf, now time.Time) *authError {

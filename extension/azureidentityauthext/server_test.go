@@ -513,3 +513,45 @@ func TestServerWithdrawnKeyNotTrustedFromCache(t *testing.T) {
 	require.Positive(t, checkedAfter.Load())
 	assert.Zero(t, violations.Load(), "tokens signed by a withdrawn key were accepted after the withdrawal was published")
 }
+
+// server::tenant_id may be a domain name of the tenant (tokens always carry
+// the tenant's GUID as tid): the GUID is read from the discovery issuer.
+func TestServerTenantDomain(t *testing.T) {
+	f, ca := testEntra(t)
+	f.AddDomain("contoso.onmicrosoft.com", tenantA)
+	cfg := serverConfig(f, ca, apiAudience)
+	cfg.Server.Get().TenantID = "contoso.onmicrosoft.com"
+	cfg.Server.Get().KeysMinRefetchInterval = time.Second
+	require.NoError(t, cfg.Validate())
+	srv := startedServer(t, cfg)
+
+	for _, v1 := range []bool{false, true} {
+		c := validClaims()
+		c.V1 = v1
+		ctx, err := srv.Authenticate(context.Background(), bearer(issue(t, f, c)))
+		require.NoError(t, err, "v1=%v", v1)
+		assert.Equal(t, tenantA, client.FromContext(ctx).Auth.GetAttribute("tid"))
+	}
+	c := validClaims()
+	c.Extra = map[string]any{"tid": tenantB}
+	_, err := srv.Authenticate(context.Background(), bearer(issue(t, f, c)))
+	assert.Equal(t, reasonTenant, reasonOf(err))
+	c = validClaims()
+	c.Tenant = tenantB
+	_, err = srv.Authenticate(context.Background(), bearer(issue(t, f, c)))
+	assert.Equal(t, reasonIssuer, reasonOf(err))
+}
+
+// A domain whose discovery issuer holds no tenant id gives no keys and says
+// why in the status; nothing is accepted.
+func TestServerTenantDomainUnresolved(t *testing.T) {
+	f, ca := testEntra(t)
+	cfg := serverConfig(f, ca, apiAudience)
+	cfg.Server.Get().TenantID = "unknown.example.com"
+	srv, host, _ := started(t, cfg)
+	require.Eventually(t, func() bool { return len(host.errors()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	assert.Contains(t, host.errors()[0].Error(), `server::tenant_id "unknown.example.com" names issuer`)
+	assert.Contains(t, host.errors()[0].Error(), "holds no tenant id")
+	_, err := srv.Authenticate(context.Background(), bearer(issue(t, f, validClaims())))
+	assert.Equal(t, reasonNoKeys, reasonOf(err))
+}
