@@ -97,6 +97,7 @@ type serverSide struct {
 	static   []namedToken
 	path     string
 	interval time.Duration
+	delay    time.Duration
 	scheme   string
 	logger   *zap.Logger
 	tb       *metadata.TelemetryBuilder
@@ -121,6 +122,7 @@ func newServerSide(cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilde
 		static:   static,
 		path:     cfg.TokensFile,
 		interval: cfg.TokensFileReloadInterval,
+		delay:    cfg.TokensFileReloadDelay,
 		scheme:   cfg.Scheme,
 		logger:   logger,
 		tb:       tb,
@@ -143,8 +145,10 @@ func (s *serverSide) start(host component.Host) error {
 		return nil
 	}
 	s.host = host
-	// Watch before the first read so no change in between is missed.
-	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{})
+	// Watch before the first read so no change in between is missed. The
+	// watcher signals after reload_delay of quiet, so the file written in
+	// place in several steps is read once, complete.
+	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{Delay: s.delay})
 	startWatcher(s.watcher, s.path, s.logger)
 	content, err := readBounded(s.path, maxTokensFileSize)
 	if err == nil {
@@ -159,6 +163,10 @@ func (s *serverSide) start(host component.Host) error {
 	return nil
 }
 
+// loop reloads on the watcher's signals (already debounced by reload_delay)
+// and on the periodic re-read. A periodic read that finds new content loads
+// it only once a read reload_delay later finds the same content: without
+// change notification that is the only sign the writer is done.
 func (s *serverSide) loop() {
 	defer s.wg.Done()
 	var tick <-chan time.Time
@@ -167,23 +175,50 @@ func (s *serverSide) loop() {
 		defer t.Stop()
 		tick = t.C
 	}
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	var pending [sha256.Size]byte // new content seen by the last periodic read, not loaded yet
+	settling := false
 	for {
+		var settled bool
 		select {
 		case <-s.stopCh:
 			return
 		case <-s.watcher.C():
+			settled = true
 		case <-tick:
+			if settling {
+				continue // the settle timer reads next
+			}
+		case <-settle.C:
+			settling = false
 		}
-		s.reload()
+		content, sum, err := s.read()
+		if err == nil && !settled && s.delay > 0 && sum != s.lastSum && sum != s.lastBadSum && sum != pending {
+			pending, settling = sum, true
+			settle.Reset(s.delay)
+			continue
+		}
+		pending = [sha256.Size]byte{}
+		s.apply(content, sum, err)
 	}
 }
 
-// reload re-reads tokens_file; on failure the previous set stays in force.
-func (s *serverSide) reload() {
-	_ = s.watcher.Sync() // re-establish a missing watch before reading; failure leaves the periodic re-read
+// read re-reads tokens_file, re-establishing a missing watch first.
+func (s *serverSide) read() ([]byte, [sha256.Size]byte, error) {
+	_ = s.watcher.Sync() // failure leaves the periodic re-read
 	content, err := readBounded(s.path, maxTokensFileSize)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, err
+	}
+	return content, sha256.Sum256(content), nil
+}
+
+// apply loads what read returned; on failure the previous set stays in force.
+func (s *serverSide) apply(content []byte, sum [sha256.Size]byte, err error) {
 	if err == nil {
-		switch sum := sha256.Sum256(content); sum {
+		switch sum {
 		case s.lastSum: // unchanged, or back to what is in force
 			s.recovered()
 			return
