@@ -39,7 +39,7 @@ func azureServer(b *testing.B, f *fakeentra.Server, caFile string, cacheSize int
 		"server": map[string]any{
 			"tenant_id":                 entraTenant,
 			"audiences":                 []any{entraAudience},
-			"keys_min_refetch_interval": "0s",
+			"keys_min_refetch_interval": "1s",
 			"token_cache_size":          cacheSize,
 		},
 	}).Unmarshal(cfg))

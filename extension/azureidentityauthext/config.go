@@ -17,6 +17,10 @@ import (
 
 const (
 	maxClockSkew = 10 * time.Minute
+	// minKeysRefetchInterval is the floor of server::keys_min_refetch_interval:
+	// below it, every token with a forged kid would cost a discovery and a
+	// JWKS fetch.
+	minKeysRefetchInterval = time.Second
 
 	cloudPublic     = "AzurePublic"
 	cloudGovernment = "AzureGovernment"
@@ -192,17 +196,19 @@ type ServerConfig struct {
 	// Mutually exclusive with TenantID.
 	Issuer string `mapstructure:"issuer"`
 
-	// TenantID accepts the tenant's Entra v1 and v2 issuers. "organizations"
-	// or "common" accepts any tenant listed in allowed_tenants (multi-tenant
-	// applications). Mutually exclusive with Issuer.
+	// TenantID accepts the tenant's Entra v1 and v2 issuers: its id (a GUID)
+	// or a domain name of it (contoso.onmicrosoft.com; the id is then read
+	// from the discovery document). "organizations" or "common" accepts any
+	// tenant listed in allowed_tenants (multi-tenant applications). Mutually
+	// exclusive with Issuer.
 	TenantID string `mapstructure:"tenant_id"`
 
 	// Audiences are the accepted aud values (the application id URI and/or
 	// client id of the API). Required.
 	Audiences []string `mapstructure:"audiences"`
 
-	// AllowedTenants restricts the token's tid. Defaults to tenant_id for a
-	// single tenant; required for organizations/common.
+	// AllowedTenants restricts the token's tid (tenant GUIDs). Defaults to
+	// tenant_id's tenant; required for organizations/common.
 	AllowedTenants []string `mapstructure:"allowed_tenants"`
 
 	// RequiredRoles must all be in the token's roles claim (app roles).
@@ -219,7 +225,7 @@ type ServerConfig struct {
 	KeysRefreshInterval time.Duration `mapstructure:"keys_refresh_interval"`
 
 	// KeysMinRefetchInterval rate-limits the re-fetch triggered by a token
-	// signed with an unknown key id. Default 30s.
+	// signed with an unknown key id. Default 30s, at least 1s.
 	KeysMinRefetchInterval time.Duration `mapstructure:"keys_min_refetch_interval"`
 
 	// TokenCacheSize bounds the cache of already validated tokens (a token is
@@ -395,7 +401,7 @@ func (s *ServerConfig) validate() error {
 			errs = append(errs, fmt.Errorf(p+"issuer: %q must be an https URL", s.Issuer))
 		}
 	default:
-		errs = append(errs, checkTenant(p+"tenant_id", s.TenantID, false))
+		errs = append(errs, checkServerTenant(p+"tenant_id", s.TenantID))
 		if isMultiTenant(s.TenantID) && len(s.AllowedTenants) == 0 {
 			errs = append(errs, fmt.Errorf(p+"allowed_tenants: required when "+p+"tenant_id is %q (list the tenants whose tokens are accepted)", s.TenantID))
 		}
@@ -413,7 +419,9 @@ func (s *ServerConfig) validate() error {
 			errs = append(errs, fmt.Errorf(p+"allowed_tenants[%d]: %q is not a tenant id", i, t))
 			continue
 		}
-		errs = append(errs, checkTenant(fmt.Sprintf(p+"allowed_tenants[%d]", i), t, false))
+		if !isGUID(t) {
+			errs = append(errs, fmt.Errorf(p+"allowed_tenants[%d]: %q is not a tenant id: tokens carry the directory (tenant) id, a GUID, never a domain name", i, t))
+		}
 	}
 	for i, r := range s.RequiredRoles {
 		if r == "" {
@@ -431,8 +439,8 @@ func (s *ServerConfig) validate() error {
 	if s.KeysRefreshInterval <= 0 {
 		errs = append(errs, errors.New(p+"keys_refresh_interval: must be positive"))
 	}
-	if s.KeysMinRefetchInterval < 0 {
-		errs = append(errs, errors.New(p+"keys_min_refetch_interval: must not be negative"))
+	if s.KeysMinRefetchInterval < minKeysRefetchInterval {
+		errs = append(errs, fmt.Errorf(p+"keys_min_refetch_interval: must be at least %s (each token naming an unknown key may trigger a key fetch), got %s", minKeysRefetchInterval, s.KeysMinRefetchInterval))
 	}
 	if s.TokenCacheSize < 0 {
 		errs = append(errs, errors.New(p+"token_cache_size: must not be negative (0 disables the cache)"))
@@ -459,6 +467,63 @@ func checkTenant(key, v string, optional bool) error {
 		}
 	}
 	return nil
+}
+
+// checkServerTenant accepts a tenant GUID, organizations/common, or a domain
+// name of the tenant (contoso.onmicrosoft.com), whose tenant id is then read
+// from the discovery document's issuer.
+func checkServerTenant(key, v string) error {
+	if v == "" {
+		return fmt.Errorf("%s: required", key)
+	}
+	if isGUID(v) || isMultiTenant(v) || isDomainName(v) {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is neither a tenant id (a GUID), \"organizations\"/\"common\", nor a domain name of the tenant like contoso.onmicrosoft.com", key, v)
+}
+
+// isGUID reports whether v has the 8-4-4-4-12 hexadecimal form of a tenant id.
+func isGUID(v string) bool {
+	if len(v) != 36 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isDomainName reports whether v is a DNS name of at least two labels
+// (letters, digits and inner hyphens, 1 to 63 bytes each).
+func isDomainName(v string) bool {
+	if len(v) > 253 {
+		return false
+	}
+	labels := strings.Split(v, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !isAlnum(r) && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkID accepts a client id (a GUID, but any printable value without

@@ -100,6 +100,12 @@ func TestLoadConfig(t *testing.T) {
 				s.Audiences = []string{"api://otel-gateway"}
 			})
 		})},
+		{ID: "server_tenant_domain", Expected: withDefaults(func(c *Config) {
+			c.Server = server(func(s *ServerConfig) {
+				s.TenantID = "contoso.onmicrosoft.com"
+				s.Audiences = []string{"api://otel-gateway"}
+			})
+		})},
 		{ID: "client_and_server", Expected: withDefaults(func(c *Config) {
 			c.ManagedIdentity = configoptional.Some(ManagedIdentityConfig{})
 			c.Server = server(func(s *ServerConfig) { s.TenantID = testTenant; s.Audiences = []string{"api://otel-gateway"} })
@@ -132,6 +138,10 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "server_bad_clock_skew", ErrContains: []string{"server::clock_skew"}},
 		{ID: "server_bad_allowed_tenant", ErrContains: []string{"server::allowed_tenants[0]"}},
 		{ID: "server_negative_cache", ErrContains: []string{"server::token_cache_size"}},
+		{ID: "server_tenant_neither_guid_nor_domain", ErrContains: []string{`server::tenant_id: "contoso" is neither a tenant id (a GUID)`, "contoso.onmicrosoft.com"}},
+		{ID: "server_allowed_tenant_domain", ErrContains: []string{`server::allowed_tenants[1]: "contoso.onmicrosoft.com" is not a tenant id`}},
+		{ID: "server_refetch_unlimited", ErrContains: []string{"server::keys_min_refetch_interval: must be at least 1s", "got 0s"}},
+		{ID: "server_refetch_below_floor", ErrContains: []string{"server::keys_min_refetch_interval: must be at least 1s", "got 500ms"}},
 	})
 }
 

@@ -82,6 +82,8 @@ func serverConfig(f *fakeentra.Server, caFile string, audiences ...string) *Conf
 	cfg.Server.GetOrInsertDefault()
 	cfg.Server.Get().TenantID = tenantA
 	cfg.Server.Get().Audiences = audiences
+	// Below the 1s floor Validate enforces (these configs skip Validate), so
+	// rotation tests need not wait for the rate limit.
 	cfg.Server.Get().KeysMinRefetchInterval = 0
 	return cfg
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,9 @@ type keyState struct {
 	// issuers are the accepted iss values; a "{tenantid}" placeholder (from
 	// Entra's multi-tenant documents) is replaced by the token's tid.
 	issuers []string
+	// tenant is the tenant id read from the first document's issuer when
+	// server::tenant_id is a domain name ("" otherwise).
+	tenant string
 }
 
 // discoveryDoc is the part of an OIDC discovery document we read.
@@ -53,6 +57,7 @@ type keySet struct {
 	client       *http.Client
 	docURLs      []string // discovery documents; the first is required
 	fixedIssuer  string   // server::issuer: the discovery issuer must equal it
+	domain       string   // server::tenant_id when a domain name: resolve the tenant id
 	refreshEvery time.Duration
 	minRefetch   time.Duration
 	timeout      time.Duration
@@ -85,6 +90,7 @@ func newKeySet(client *http.Client, docURLs []string, fixedIssuer string, s *Ser
 		client:       client,
 		docURLs:      docURLs,
 		fixedIssuer:  fixedIssuer,
+		domain:       tenantDomain(s),
 		refreshEvery: s.KeysRefreshInterval,
 		minRefetch:   s.KeysMinRefetchInterval,
 		timeout:      timeout,
@@ -142,6 +148,15 @@ func (ks *keySet) lastError() error {
 
 // current returns the snapshot (nil before the first successful fetch).
 func (ks *keySet) current() *keyState { return ks.state.Load() }
+
+// stillTrusted reports whether the current snapshot maps kid to key: an
+// atomic load and a map read, for the validated-token cache's hits. fetch
+// keeps the pointer of a key that did not change, so a re-fetch publishing
+// the same keys does not send cached tokens back to verification.
+func (ks *keySet) stillTrusted(kid string, key *rsa.PublicKey) bool {
+	st := ks.state.Load()
+	return st != nil && key != nil && st.keys[kid] == key
+}
 
 // refetchForUnknownKid fetches the keys again unless that was done less than
 // minRefetch ago (then it returns at once), and waits for the fetch or ctx.
@@ -214,7 +229,7 @@ func (ks *keySet) fetch() error {
 	ctx, cancel := context.WithTimeout(ks.ctx, ks.timeout)
 	defer cancel()
 	var issuers []string
-	var jwksURI string
+	var jwksURI, tenant string
 	for i, u := range ks.docURLs {
 		var doc discoveryDoc
 		if err := ks.getJSON(ctx, u, &doc); err != nil {
@@ -242,6 +257,13 @@ func (ks *keySet) fetch() error {
 				return err
 			}
 			jwksURI = doc.JWKSURI
+			if ks.domain != "" {
+				if tenant = tenantOfIssuer(doc.Issuer); tenant == "" {
+					err := fmt.Errorf("discovery document %s for server::tenant_id %q names issuer %q, which holds no tenant id", u, ks.domain, doc.Issuer)
+					ks.onFetch(err, ks.keyCount(), false)
+					return err
+				}
+			}
 		}
 		issuers = append(issuers, doc.Issuer)
 	}
@@ -257,13 +279,16 @@ func (ks *keySet) fetch() error {
 	}
 	removed := false
 	if old := ks.state.Load(); old != nil {
-		for kid := range old.keys {
-			if _, ok := keys[kid]; !ok {
+		for kid, oldKey := range old.keys {
+			switch k, ok := keys[kid]; {
+			case !ok || !k.Equal(oldKey):
 				removed = true
+			default:
+				keys[kid] = oldKey // unchanged: cached tokens stay trusted
 			}
 		}
 	}
-	ks.state.Store(&keyState{keys: keys, issuers: issuers})
+	ks.state.Store(&keyState{keys: keys, issuers: issuers, tenant: tenant})
 	ks.onFetch(nil, len(keys), removed)
 	return nil
 }
@@ -330,3 +355,27 @@ func (ks *keySet) getJSON(ctx context.Context, url string, v any) error {
 }
 
 var errNoKeys = errors.New("no signing keys fetched yet")
+
+// tenantDomain returns server::tenant_id when it is a domain name of the
+// tenant, whose id (the tid of its tokens) must then come from discovery.
+func tenantDomain(s *ServerConfig) string {
+	if s.TenantID == "" || isGUID(s.TenantID) || isMultiTenant(s.TenantID) {
+		return ""
+	}
+	return s.TenantID
+}
+
+// tenantOfIssuer returns the tenant id in an Entra issuer: the first path
+// segment of https://login.microsoftonline.com/<id>/v2.0 or
+// https://sts.windows.net/<id>/, if it is a GUID.
+func tenantOfIssuer(iss string) string {
+	u, err := url.Parse(iss)
+	if err != nil {
+		return ""
+	}
+	seg, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if !isGUID(seg) {
+		return ""
+	}
+	return seg
+}

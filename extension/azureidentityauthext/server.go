@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
 )
@@ -24,6 +26,10 @@ import (
 // maxTokenLength bounds a presented token before any parsing. Entra access
 // tokens are a few KiB; 16 KiB leaves ample room.
 const maxTokenLength = 16 << 10
+
+// keysUnavailableLogInterval is the least time between two log lines about
+// requests refused because the signing keys are unavailable.
+const keysUnavailableLogInterval = 10 * time.Second
 
 // Refusal reasons (the "reason" attribute of the refused-requests metric).
 const (
@@ -46,7 +52,8 @@ const (
 
 // authError is a refusal. Receivers turn it into HTTP 401 / gRPC
 // Unauthenticated with Error() as the message, so it says what is wrong with
-// the token and never contains the token. Values copied from the token's
+// the token and never contains the token, nor internal detail (fetch errors,
+// URLs) that only the operator should see. Values copied from the token's
 // claims are quoted and truncated.
 type authError struct {
 	reason string
@@ -82,6 +89,12 @@ type principal struct {
 	subject, oid, tid, appID, azp, sub, iss, ver string
 	roles, scopes                                []string
 	exp, nbf                                     time.Time
+	// kid and key verified the token's signature. A cache hit is served only
+	// while the current key set still maps kid to key, so a withdrawn key
+	// stops being trusted as soon as the new set is published, even for an
+	// entry written by a verification that began before the change.
+	kid string
+	key *rsa.PublicKey
 }
 
 var _ client.AuthData = (*principal)(nil)
@@ -124,17 +137,23 @@ func (p *principal) GetAttributeNames() []string { return slices.Clone(principal
 type validator struct {
 	keys      *keySet
 	audiences []string
-	tenants   map[string]struct{} // allowed tid values; nil: any (fixed issuer without allowed_tenants)
-	roles     []string
-	scopes    []string
-	skew      time.Duration
-	header    string // canonical
-	headerLow string
-	scheme    string
-	cache     *otter.Cache[string, *principal] // validated tokens; nil if disabled
-	tb        *metadata.TelemetryBuilder
-	reasons   map[string]metric.AddOption
-	now       func() time.Time
+	tenants   map[string]struct{} // allowed tid values; nil: any (fixed issuer without allowed_tenants), or tenantOfKeys
+	// tenantOfKeys: tenant_id is a domain name, the allowed tid is the tenant
+	// id the key set read from discovery.
+	tenantOfKeys bool
+	roles        []string
+	scopes       []string
+	skew         time.Duration
+	header       string // canonical
+	headerLow    string
+	scheme       string
+	cache        *otter.Cache[string, *principal] // validated tokens; nil if disabled
+	tb           *metadata.TelemetryBuilder
+	reasons      map[string]metric.AddOption
+	now          func() time.Time
+	// keysLog paces the log line explaining a keys_unavailable refusal: the
+	// caller gets a generic message, the operator the fetch error.
+	keysLog rate.Sometimes
 }
 
 func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *metadata.TelemetryBuilder) (*validator, error) {
@@ -150,10 +169,15 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 		tb:        tb,
 		reasons:   map[string]metric.AddOption{},
 		now:       time.Now,
+		keysLog:   rate.Sometimes{Interval: keysUnavailableLogInterval},
 	}
 	allowed := s.AllowedTenants
 	if len(allowed) == 0 && s.TenantID != "" && !isMultiTenant(s.TenantID) {
-		allowed = []string{s.TenantID}
+		if tenantDomain(s) != "" {
+			v.tenantOfKeys = true
+		} else {
+			allowed = []string{s.TenantID}
+		}
 	}
 	if len(allowed) > 0 {
 		v.tenants = make(map[string]struct{}, len(allowed))
@@ -199,11 +223,15 @@ func (v *validator) check(ctx context.Context, headers map[string][]string) (*pr
 	now := v.now()
 	if v.cache != nil {
 		if p, ok := v.cache.GetIfPresent(raw); ok {
-			if aerr := v.checkTimes(p.exp, p.nbf, now); aerr != nil {
+			if !v.keys.stillTrusted(p.kid, p.key) {
 				v.cache.Invalidate(raw)
-				return nil, aerr
+			} else {
+				if aerr := v.checkTimes(p.exp, p.nbf, now); aerr != nil {
+					v.cache.Invalidate(raw)
+					return nil, aerr
+				}
+				return p, nil
 			}
-			return p, nil
 		}
 	}
 	p, aerr := v.verify(ctx, raw, now)
@@ -278,7 +306,12 @@ func (v *validator) verify(ctx context.Context, raw string, now time.Time) (*pri
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, refuse(reasonMalformedToken, "token claims are not valid JSON claims: %v", err)
 	}
-	return v.checkClaims(&c, now)
+	p, aerr := v.checkClaims(&c, now)
+	if aerr != nil {
+		return nil, aerr
+	}
+	p.kid, p.key = kid, key
+	return p, nil
 }
 
 // key returns the public key for kid, re-fetching the key set (rate-limited)
@@ -296,7 +329,11 @@ func (v *validator) key(ctx context.Context, kid string) (*rsa.PublicKey, *authE
 		if err == nil {
 			err = errNoKeys
 		}
-		return nil, refuse(reasonNoKeys, "the issuer's signing keys are not available: %v", err)
+		// The fetch error names URLs, DNS and TLS details: for the log only.
+		v.keysLog.Do(func() {
+			v.keys.logger.Warn("Refusing requests: the token issuer's signing keys are not available", zap.Error(err))
+		})
+		return nil, refuse(reasonNoKeys, "the server cannot validate tokens now: the issuer's signing keys are not available")
 	}
 	if k := st.keys[kid]; k != nil {
 		return k, nil
@@ -324,10 +361,8 @@ func (v *validator) checkClaims(c *tokenClaims, now time.Time) (*principal, *aut
 	if !slices.ContainsFunc(v.audiences, func(a string) bool { return c.Aud.Contains(a) }) {
 		return nil, refuse(reasonAudience, "token audience %s is not one of the accepted audiences", quote(strings.Join(c.Aud, ",")))
 	}
-	if v.tenants != nil {
-		if _, ok := v.tenants[strings.ToLower(c.Tid)]; !ok {
-			return nil, refuse(reasonTenant, "token tenant %s is not allowed", quote(c.Tid))
-		}
+	if !v.tenantOK(c.Tid) {
+		return nil, refuse(reasonTenant, "token tenant %s is not allowed", quote(c.Tid))
 	}
 	for _, r := range v.roles {
 		if !slices.Contains(c.Roles, r) {
@@ -351,6 +386,20 @@ func (v *validator) checkClaims(c *tokenClaims, now time.Time) (*principal, *aut
 		p.subject = c.Sub
 	}
 	return p, nil
+}
+
+// tenantOK checks tid against allowed_tenants, tenant_id, or the tenant id
+// discovery gave for a tenant_id that is a domain name.
+func (v *validator) tenantOK(tid string) bool {
+	if v.tenantOfKeys {
+		st := v.keys.current()
+		return st != nil && st.tenant != "" && strings.EqualFold(tid, st.tenant)
+	}
+	if v.tenants == nil {
+		return true
+	}
+	_, ok := v.tenants[strings.ToLower(tid)]
+	return ok
 }
 
 func (v *validator) checkTimes(exp, nbf, now time.Time) *authError {

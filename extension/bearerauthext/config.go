@@ -59,6 +59,11 @@ type Config struct {
 	// watching it, for file systems without change notification. 0 disables it.
 	TokensFileReloadInterval time.Duration `mapstructure:"tokens_file_reload_interval"`
 
+	// TokensFileReloadDelay is how long TokensFile must stay unchanged before a
+	// change is loaded, so a file written in place in several steps is never
+	// loaded half-written. 0 loads at once.
+	TokensFileReloadDelay time.Duration `mapstructure:"tokens_file_reload_delay"`
+
 	// Header is the header carrying the token, on both sides. Default Authorization.
 	Header string `mapstructure:"header"`
 
@@ -115,6 +120,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.TokensFileReloadInterval < 0 {
 		errs = append(errs, errors.New("tokens_file_reload_interval: must not be negative"))
+	}
+	if cfg.TokensFileReloadDelay < 0 {
+		errs = append(errs, errors.New("tokens_file_reload_delay: must not be negative"))
 	}
 	if _, err := buildConfigTokens(cfg.Tokens, cfg.Scheme); err != nil {
 		errs = append(errs, err)

@@ -36,16 +36,17 @@ func TestLoadConfig(t *testing.T) {
 			}
 		})},
 		{ID: "server_tokens", Expected: withDefaults(func(c *Config) {
-			c.Tokens = []TokenConfig{{Name: "team-a", Token: "team-a-token"}, {Token: "anonymous-token=="}, {Token: "another-anonymous-token"}}
+			c.Tokens = []TokenConfig{{Name: "team-a", Token: "team-a-token-0123456789"}, {Token: "anonymous-token-0123=="}, {Token: "another-anonymous-token"}}
 		})},
 		{ID: "server_file", Expected: withDefaults(func(c *Config) {
 			c.TokensFile = "/etc/otelcol/tokens"
 			c.TokensFileReloadInterval = 0
+			c.TokensFileReloadDelay = time.Second
 			c.Scheme = "Token"
 		})},
 		{ID: "both", Expected: withDefaults(func(c *Config) {
 			c.TokenFile = "/var/run/secrets/otel/token"
-			c.Tokens = []TokenConfig{{Name: "collector-a", Token: "collector-a-token"}}
+			c.Tokens = []TokenConfig{{Name: "collector-a", Token: "collector-a-token-0123"}}
 			c.TokensFile = "/etc/otelcol/tokens"
 		})},
 
@@ -59,11 +60,13 @@ func TestLoadConfig(t *testing.T) {
 		{ID: "server_token_crlf", ErrContains: []string{"tokens[3]::token", "line break"}, Secrets: []string{"evil", "X-Injected"}},
 		{ID: "server_token_empty", ErrContains: []string{"tokens[0]::token", "empty"}},
 		{ID: "server_token_not_b64token", ErrContains: []string{"tokens[1]::token", "b64token"}, Secrets: []string{"not!a!b64token"}},
-		{ID: "server_token_inner_padding", ErrContains: []string{"tokens[0]::token", "'='"}, Secrets: []string{"abc=def"}},
+		{ID: "server_token_inner_padding", ErrContains: []string{"tokens[0]::token", "'='"}, Secrets: []string{"abc=def-0123456789"}},
 		{ID: "server_token_non_ascii", ErrContains: []string{"tokens[0]::token", "non-ASCII"}, Secrets: []string{"tökén"}},
-		{ID: "server_duplicate_token", ErrContains: []string{"tokens[1]", "same token as tokens[0]"}, Secrets: []string{"same-token"}},
-		{ID: "server_duplicate_name", ErrContains: []string{"tokens[1]", `name "team" is already used by tokens[0]`}, Secrets: []string{"token-one", "token-two"}},
-		{ID: "server_name_colon", ErrContains: []string{"tokens[0]::name"}, Secrets: []string{"token-one"}},
+		{ID: "server_duplicate_token", ErrContains: []string{"tokens[1]", "same token as tokens[0]"}, Secrets: []string{"same-token-0123456789"}},
+		{ID: "server_duplicate_name", ErrContains: []string{"tokens[1]", `name "team" is already used by tokens[0]`}, Secrets: []string{"token-one-0123456789", "token-two-0123456789"}},
+		{ID: "server_name_colon", ErrContains: []string{"tokens[0]::name"}, Secrets: []string{"token-one-0123456789"}},
+		{ID: "server_token_short", ErrContains: []string{"tokens[1]::token: is shorter than 16 bytes"}, Secrets: []string{"short-secret", "weak"}},
+		{ID: "tokens_file_reload_delay_negative", ErrContains: []string{"tokens_file_reload_delay: must not be negative"}},
 		{ID: "tokens_file_reload_negative", ErrContains: []string{"tokens_file_reload_interval"}},
 		{ID: "refresh_backoff_inverted", ErrContains: []string{"refresh: max_backoff (1s) must not be less than initial_backoff (10s)"}, Secrets: []string{"client-static-token"}},
 	})
@@ -72,7 +75,7 @@ func TestLoadConfig(t *testing.T) {
 func TestValidateTokenLength(t *testing.T) {
 	long := strings.Repeat("a", maxTokenLength+1)
 	cfg := createDefaultConfig().(*Config)
-	cfg.Tokens = []TokenConfig{{Token: "fine"}, {Token: "fine-too"}, {Token: configopaque.String(long)}}
+	cfg.Tokens = []TokenConfig{{Token: "fine-token-0123456789"}, {Token: "fine-too-0123456789"}, {Token: configopaque.String(long)}}
 	err := confmap.Validate(cfg)
 	require.ErrorContains(t, err, "tokens[2]::token")
 	require.ErrorContains(t, err, "limit")

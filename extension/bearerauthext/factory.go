@@ -14,6 +14,7 @@ const (
 	defaultHeader                   = "Authorization"
 	defaultScheme                   = "Bearer"
 	defaultTokensFileReloadInterval = time.Minute
+	defaultTokensFileReloadDelay    = 100 * time.Millisecond
 )
 
 // NewFactory returns the factory of the bearerauth extension.
@@ -26,6 +27,7 @@ func createDefaultConfig() component.Config {
 		Refresh:                  tokencache.NewDefaultConfig(),
 		RequireTransportSecurity: true,
 		TokensFileReloadInterval: defaultTokensFileReloadInterval,
+		TokensFileReloadDelay:    defaultTokensFileReloadDelay,
 		Header:                   defaultHeader,
 		Scheme:                   defaultScheme,
 	}

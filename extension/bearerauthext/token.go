@@ -64,9 +64,23 @@ func validPresentedToken(t string, raw bool) bool {
 	return true
 }
 
+// minServerTokenLength is the shortest token a server accepts: a shorter one
+// could be guessed (or is a half-written line of tokens_file).
+const minServerTokenLength = 16
+
 // checkServerToken explains why a configured server token cannot be accepted.
 // It never quotes the token.
 func checkServerToken(t, scheme string) error {
+	if err := checkServerTokenChars(t, scheme); err != nil {
+		return err
+	}
+	if len(t) < minServerTokenLength {
+		return fmt.Errorf("is shorter than %d bytes; a server token that short can be guessed (use a random token, e.g. openssl rand -base64 32)", minServerTokenLength)
+	}
+	return nil
+}
+
+func checkServerTokenChars(t, scheme string) error {
 	if err := checkLength(t); err != nil {
 		return err
 	}

@@ -97,6 +97,7 @@ type serverSide struct {
 	static   []namedToken
 	path     string
 	interval time.Duration
+	delay    time.Duration
 	scheme   string
 	logger   *zap.Logger
 	tb       *metadata.TelemetryBuilder
@@ -121,6 +122,7 @@ func newServerSide(cfg *Config, logger *zap.Logger, tb *metadata.TelemetryBuilde
 		static:   static,
 		path:     cfg.TokensFile,
 		interval: cfg.TokensFileReloadInterval,
+		delay:    cfg.TokensFileReloadDelay,
 		scheme:   cfg.Scheme,
 		logger:   logger,
 		tb:       tb,
@@ -144,9 +146,11 @@ func (s *serverSide) start(host component.Host) error {
 	}
 	s.host = host
 	// Watch before the first read so no change in between is missed. The
-	// watcher also signals every tokens_file_reload_interval, for file systems
-	// without change notification.
-	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{Interval: s.interval})
+	// watcher signals after tokens_file_reload_delay of quiet, so a file written
+	// in place in several steps is read once, complete, and also every
+	// tokens_file_reload_interval (held back the same way while the file is
+	// changing), for file systems without change notification.
+	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{Delay: s.delay, Interval: s.interval})
 	startWatcher(s.watcher, s.path, s.logger)
 	content, err := readBounded(s.path, maxTokensFileSize)
 	if err == nil {
@@ -161,6 +165,8 @@ func (s *serverSide) start(host component.Host) error {
 	return nil
 }
 
+// loop reloads on the watcher's signals: changes (debounced by
+// tokens_file_reload_delay) and the periodic re-read.
 func (s *serverSide) loop() {
 	defer s.wg.Done()
 	for {
@@ -169,16 +175,25 @@ func (s *serverSide) loop() {
 			return
 		case <-s.watcher.C():
 		}
-		s.reload()
+		content, sum, err := s.read()
+		s.apply(content, sum, err)
 	}
 }
 
-// reload re-reads tokens_file; on failure the previous set stays in force.
-func (s *serverSide) reload() {
-	_ = s.watcher.Sync() // re-establish a missing watch before reading; failure leaves the periodic re-read
+// read re-reads tokens_file, re-establishing a missing watch first.
+func (s *serverSide) read() ([]byte, [sha256.Size]byte, error) {
+	_ = s.watcher.Sync() // failure leaves the periodic re-read
 	content, err := readBounded(s.path, maxTokensFileSize)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, err
+	}
+	return content, sha256.Sum256(content), nil
+}
+
+// apply loads what read returned; on failure the previous set stays in force.
+func (s *serverSide) apply(content []byte, sum [sha256.Size]byte, err error) {
 	if err == nil {
-		switch sum := sha256.Sum256(content); sum {
+		switch sum {
 		case s.lastSum: // unchanged, or back to what is in force
 			s.recovered()
 			return

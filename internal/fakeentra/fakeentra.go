@@ -3,7 +3,7 @@
 // (instance discovery disabled, the server's CA trusted through the client's
 // transport), and that issues real RS256 JWTs with rotating keys.
 //
-// It serves, per tenant:
+// It serves, per tenant (and per domain alias of a tenant, see AddDomain):
 //
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration   OIDC discovery (v2 issuer)
 //	GET  /{tenant}/.well-known/openid-configuration        OIDC discovery (v1 issuer)
@@ -88,12 +88,13 @@ type Server struct {
 	refreshIn time.Duration
 	fedKey    fakeoidc.SigningKey
 	v1Tokens  bool
+	domains   map[string]string // domain alias -> tenant id
 }
 
 // New starts a fake Entra ID on 127.0.0.1 with a fresh CA and one signing key.
 // Close it when done.
 func New() (*Server, error) {
-	s := &Server{apps: map[string]*app{}, lifetime: time.Hour}
+	s := &Server{apps: map[string]*app{}, domains: map[string]string{}, lifetime: time.Hour}
 	var err error
 	if s.KeySet, err = fakeoidc.NewKeySet(); err != nil {
 		return nil, err
@@ -147,6 +148,26 @@ func (s *Server) SetV1Tokens(v1 bool) {
 	s.mu.Lock()
 	s.v1Tokens = v1
 	s.mu.Unlock()
+}
+
+// AddDomain makes domain (e.g. contoso.onmicrosoft.com) an alias of tenant,
+// as a verified domain of an Entra directory: discovery, keys and token
+// requests under /{domain}/ answer for the tenant, and the issuers and tokens
+// name the tenant id, never the domain.
+func (s *Server) AddDomain(domain, tenant string) {
+	s.mu.Lock()
+	s.domains[strings.ToLower(domain)] = tenant
+	s.mu.Unlock()
+}
+
+// tenantOf resolves a domain alias in a request path to its tenant id.
+func (s *Server) tenantOf(pathTenant string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.domains[strings.ToLower(pathTenant)]; ok {
+		return t
+	}
+	return pathTenant
 }
 
 // AddClientSecret registers an application that authenticates with a secret.
@@ -283,7 +304,7 @@ func ObjectID(tenant, clientID string) string { return objectID(tenant, clientID
 
 func (s *Server) handleDiscovery(version int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tenant := r.PathValue("tenant")
+		tenant := s.tenantOf(r.PathValue("tenant"))
 		base := s.URL() + "/" + tenant
 		doc := map[string]any{
 			"token_endpoint":                        base + "/oauth2/v2.0/token",
@@ -315,7 +336,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: malformed request body")
 		return
 	}
-	tenant := r.PathValue("tenant")
+	tenant := s.tenantOf(r.PathValue("tenant"))
 	if r.PostForm.Get("grant_type") != "client_credentials" {
 		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: only client_credentials is supported by the fake")
 		return

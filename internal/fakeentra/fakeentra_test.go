@@ -80,6 +80,22 @@ func TestDiscoveryJWKSAndSecretGrant(t *testing.T) {
 	assert.Equal(t, Counts{Token: 2, TokenIssued: 1, TokenRejected: 1, Discovery: 2, JWKS: 1}, s.Counts())
 }
 
+// A domain alias answers for its tenant: the issuers and keys name the
+// tenant id, as Entra's do for a verified domain.
+func TestDomainAlias(t *testing.T) {
+	s, err := New()
+	require.NoError(t, err)
+	defer s.Close()
+	s.AddDomain("Contoso.onmicrosoft.com", tenant)
+	c := s.HTTPClient()
+	var v2, v1 map[string]any
+	getJSON(t, c, s.URL()+"/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration", &v2)
+	getJSON(t, c, s.URL()+"/contoso.onmicrosoft.com/.well-known/openid-configuration", &v1)
+	assert.Equal(t, s.Issuer(tenant), v2["issuer"])
+	assert.Equal(t, s.IssuerV1(tenant), v1["issuer"])
+	assert.Equal(t, s.URL()+"/"+tenant+"/discovery/v2.0/keys", v2["jwks_uri"])
+}
+
 func TestFailures(t *testing.T) {
 	s, err := New()
 	require.NoError(t, err)

@@ -124,19 +124,64 @@ func (w *Watcher) Start() error {
 	return err
 }
 
-// periodic signals every Interval until Stop.
+// periodic signals every Interval until Stop. Without change notification a
+// tick can land in the middle of a write, so a tick that finds the file's size,
+// time or identity changed since the last look waits until they have stayed the
+// same for Delay before signalling, as an fsnotify event waits for Delay of quiet.
 func (w *Watcher) periodic() {
 	defer w.wg.Done()
 	t := time.NewTicker(w.every)
 	defer t.Stop()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+	last, settling := w.stat(), false
 	for {
 		select {
 		case <-w.quit:
 			return
 		case <-t.C:
+			now := w.stat()
+			switch {
+			case w.delay > 0 && !now.same(last):
+				last, settling = now, true
+				settle.Reset(w.delay)
+			case !settling:
+				w.fire()
+			}
+		case <-settle.C:
+			if now := w.stat(); !now.same(last) {
+				last = now
+				settle.Reset(w.delay)
+				continue
+			}
+			settling = false
 			w.fire()
 		}
 	}
+}
+
+// fileState is what a periodic look compares: a write, a truncation or a
+// replacement of the file changes at least one field.
+type fileState struct {
+	size  int64
+	mtime time.Time
+	fi    os.FileInfo // identity, through os.SameFile; nil when the file cannot be read
+}
+
+func (a fileState) same(b fileState) bool {
+	if a.fi == nil || b.fi == nil {
+		return a.fi == nil && b.fi == nil
+	}
+	return a.size == b.size && a.mtime.Equal(b.mtime) && os.SameFile(a.fi, b.fi)
+}
+
+func (w *Watcher) stat() fileState {
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		return fileState{}
+	}
+	return fileState{size: fi.Size(), mtime: fi.ModTime(), fi: fi}
 }
 
 // Sync (re)establishes the watches now instead of at the next retry: owners
