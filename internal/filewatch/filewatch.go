@@ -21,6 +21,8 @@
 package filewatch // import "github.com/otelcol-custom/otelcol-custom/internal/filewatch"
 
 import (
+	"hash/maphash"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,10 +48,11 @@ type Options struct {
 	// RetryInterval is how often the watcher tries again to watch the file's
 	// directory while it cannot (missing at start, or removed later).
 	RetryInterval time.Duration
-	// Interval, when set, also signals C every Interval whatever fsnotify
-	// reports: the fallback for file systems that deliver no change
-	// notification (network file systems, a file changed through a hard link
-	// elsewhere, inotify limits). Periodic signals skip Delay. Zero: none.
+	// Interval, when set, also looks at the file every Interval whatever
+	// fsnotify reports, and signals C once a change it sees has settled for
+	// Delay: the fallback for file systems that deliver no change notification
+	// (network file systems, a file changed through a hard link elsewhere,
+	// inotify limits). Zero: none.
 	Interval time.Duration
 }
 
@@ -65,6 +68,7 @@ type Watcher struct {
 	every  time.Duration
 	c      chan struct{}
 	quit   chan struct{} // closed by Stop; ends the periodic goroutine
+	seed   maphash.Seed  // for the periodic look's content hash
 
 	mu      sync.Mutex
 	fsw     *fsnotify.Watcher // nil until the first successful NewWatcher
@@ -99,6 +103,7 @@ func New(path string, logger *zap.Logger, opts Options) *Watcher {
 		every:  opts.Interval,
 		c:      make(chan struct{}, 1),
 		quit:   make(chan struct{}),
+		seed:   maphash.MakeSeed(),
 	}
 }
 
@@ -118,70 +123,90 @@ func (w *Watcher) Start() error {
 	err := w.syncLocked(true)
 	if w.every > 0 && !w.started && !w.stopped {
 		w.wg.Add(1)
-		go w.periodic()
+		go w.periodic(w.stat()) // before the owner's first read, which follows Start
 	}
 	w.started = true
 	return err
 }
 
-// periodic signals every Interval until Stop. Without change notification a
-// tick can land in the middle of a write, so a tick that finds the file's size,
-// time or identity changed since the last look waits until they have stayed the
-// same for Delay before signalling, as an fsnotify event waits for Delay of quiet.
-func (w *Watcher) periodic() {
+// periodic looks at the file every Interval until Stop, for file systems
+// without change notification, and signals once a change has settled: when
+// the file's size, time or identity differ from the last look, it waits until
+// they have stayed the same for Delay, as an fsnotify event waits for Delay of
+// quiet, so a tick in the middle of a write never hands out half a file. An
+// unchanged file is not signalled: between a look and the receiver's read a
+// writer could start, and the read would get what the look never saw.
+func (w *Watcher) periodic(last fileState) {
 	defer w.wg.Done()
 	t := time.NewTicker(w.every)
 	defer t.Stop()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
-	last, settling := w.stat(), false
 	for {
 		select {
 		case <-w.quit:
 			return
 		case <-t.C:
 			now := w.stat()
-			switch {
-			case w.delay > 0 && !now.same(last):
-				last, settling = now, true
-				settle.Reset(w.delay)
-			case !settling:
-				w.fire()
+			if now.same(last) {
+				continue
 			}
+			last = now
+			if w.delay <= 0 {
+				w.fire()
+				continue
+			}
+			settle.Reset(w.delay) // quiet for Delay from the latest change
 		case <-settle.C:
 			if now := w.stat(); !now.same(last) {
 				last = now
 				settle.Reset(w.delay)
 				continue
 			}
-			settling = false
 			w.fire()
 		}
 	}
 }
 
-// fileState is what a periodic look compares: a write, a truncation or a
-// replacement of the file changes at least one field.
+// fileState is what a periodic look compares. The content hash catches a
+// rewrite that keeps the size within one tick of the file system's coarse
+// timestamp clock; files over maxHashedSize are compared by metadata only.
 type fileState struct {
 	size  int64
 	mtime time.Time
+	sum   uint64
 	fi    os.FileInfo // identity, through os.SameFile; nil when the file cannot be read
 }
+
+const maxHashedSize = 256 << 20
 
 func (a fileState) same(b fileState) bool {
 	if a.fi == nil || b.fi == nil {
 		return a.fi == nil && b.fi == nil
 	}
-	return a.size == b.size && a.mtime.Equal(b.mtime) && os.SameFile(a.fi, b.fi)
+	return a.size == b.size && a.mtime.Equal(b.mtime) && a.sum == b.sum && os.SameFile(a.fi, b.fi)
 }
 
 func (w *Watcher) stat() fileState {
-	fi, err := os.Stat(w.path)
+	f, err := os.Open(w.path)
 	if err != nil {
 		return fileState{}
 	}
-	return fileState{size: fi.Size(), mtime: fi.ModTime(), fi: fi}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fileState{}
+	}
+	st := fileState{size: fi.Size(), mtime: fi.ModTime(), fi: fi}
+	if fi.Size() <= maxHashedSize {
+		h := maphash.Hash{}
+		h.SetSeed(w.seed)
+		if _, err := io.Copy(&h, io.LimitReader(f, maxHashedSize)); err == nil {
+			st.sum = h.Sum64()
+		}
+	}
+	return st
 }
 
 // Sync (re)establishes the watches now instead of at the next retry: owners

@@ -365,25 +365,56 @@ func writeThroughHardLink(t *testing.T, path, content string) {
 }
 
 // TestIntervalSignalsWithoutNotification (issue 9, case 20): a change that
-// fsnotify does not report is signalled by the periodic fallback within
-// Interval; without Interval it is not signalled at all.
+// fsnotify does not report is signalled by the periodic fallback once it has
+// settled; without Interval it is not signalled at all.
 func TestIntervalSignalsWithoutNotification(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "data")
 	write(t, path, "v1")
 	plain := start(t, path, Options{})
-	w := start(t, path, Options{Interval: 100 * time.Millisecond, Delay: time.Hour})
+	w := start(t, path, Options{Interval: 20 * time.Millisecond, Delay: 100 * time.Millisecond})
 	writeThroughHardLink(t, path, "v2")
 	noSignal(t, plain, "a change fsnotify cannot see")
-	waitSignal(t, w, "an Interval") // and without waiting for Delay
+	waitSignal(t, w, "an Interval")
+}
+
+// TestIntervalWaitsForTheFileToSettle: a periodic look that lands in the
+// middle of a write in several steps signals only once the file has stayed
+// the same for Delay, and an unchanged file is never signalled (between a
+// look and the receiver's read a writer could start).
+func TestIntervalWaitsForTheFileToSettle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data")
+	write(t, path, "v1")
+	w := start(t, path, Options{Interval: 5 * time.Millisecond, Delay: 150 * time.Millisecond})
+	noSignal(t, w, "an unchanged file")
+
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Link(path, link))
+	f, err := os.OpenFile(link, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	for range 12 { // a write every 50ms for 600ms: never quiet for Delay
+		_, err := f.WriteString("x")
+		require.NoError(t, err)
+		select {
+		case <-w.C():
+			t.Fatal("signalled while the file was still being written")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	waitSignal(t, w, "the writes stopped")
 }
 
 // TestIntervalStops: Stop ends the periodic goroutine (goleak checks), even
-// without a successful Start of the fsnotify watch.
+// without a successful Start of the fsnotify watch; the periodic look sees the
+// file appear.
 func TestIntervalStops(t *testing.T) {
-	w := New(filepath.Join(t.TempDir(), "missing", "data"), zap.NewNop(), Options{Interval: time.Millisecond})
+	dir := filepath.Join(t.TempDir(), "missing")
+	w := New(filepath.Join(dir, "data"), zap.NewNop(), Options{Interval: time.Millisecond, RetryInterval: time.Hour})
 	require.Error(t, w.Start())
-	waitSignal(t, w, "an Interval with the directory missing")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	write(t, filepath.Join(dir, "data"), "v1")
+	waitSignal(t, w, "the file appeared with the directory unwatched")
 	w.Stop()
 	w.Stop()
 }
