@@ -19,6 +19,8 @@ const (
 	defaultWriteBatchSize   = 500
 	defaultFlushInterval    = 100 * time.Millisecond
 	defaultCacheMaxEntries  = 100000
+	defaultCacheMaxBytes    = 64 << 20
+	defaultMaxKeySize       = 1024
 	defaultCacheTTL         = 5 * time.Minute
 	defaultNegativeTTL      = time.Minute
 	defaultRefreshAfter     = 4 * time.Minute
@@ -53,6 +55,7 @@ func createDefaultConfig() component.Config {
 		},
 		Cache: CacheConfig{
 			MaxEntries:   defaultCacheMaxEntries,
+			MaxBytes:     defaultCacheMaxBytes,
 			TTL:          defaultCacheTTL,
 			NegativeTTL:  defaultNegativeTTL,
 			RefreshAfter: defaultRefreshAfter,
@@ -66,6 +69,7 @@ func createDefaultConfig() component.Config {
 			OpenDuration:     defaultOpenDuration,
 		},
 		MaxValueSize: defaultMaxValueSize,
+		MaxKeySize:   defaultMaxKeySize,
 	}
 }
 

@@ -45,7 +45,14 @@ func (p *kvProcessor) begin() *batchState {
 	return b
 }
 
+// maxPooledKeyBuf: a larger key buffer (grown by a huge attribute value) is not
+// kept in the pool.
+const maxPooledKeyBuf = 64 << 10
+
 func (p *kvProcessor) release(b *batchState) {
+	if cap(b.keyBuf) > maxPooledKeyBuf {
+		b.keyBuf = nil
+	}
 	clear(b.pending)
 	b.pending = b.pending[:0]
 	b.c.Reset()
@@ -76,6 +83,9 @@ func (p *kvProcessor) lookupOne(b *batchState, l *lookup, attrs pcommon.Map, tid
 	switch st {
 	case localcache.Missing:
 		p.addPending(b, l, attrs, key)
+		return
+	case localcache.KeyTooLarge: // not looked up: passes un-enriched
+		b.counts[resultError]++
 		return
 	case localcache.Stale:
 		res = resultStale

@@ -89,6 +89,7 @@ func (p *kvProcessor) cacheConfig() localcache.Config {
 		MaxStale:         c.Cache.MaxStale,
 		FetchTimeout:     c.FetchTimeout,
 		MaxValueSize:     c.MaxValueSize,
+		MaxKeySize:       c.MaxKeySize,
 		FailureThreshold: c.CircuitBreaker.FailureThreshold,
 		OpenDuration:     c.CircuitBreaker.OpenDuration,
 	}

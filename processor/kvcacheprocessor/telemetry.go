@@ -27,6 +27,7 @@ type telemetry struct {
 	optsResult  [numResults]metric.AddOption
 	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
 	optsKeys    [2]metric.RecordOption         // [op]
+	optsKeysAdd [2]metric.AddOption            // [op]
 	optsDropped [3]metric.AddOption            // [localcache.DropReason]
 	optsInvalid map[badKind]metric.AddOption
 }
@@ -52,6 +53,7 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 	for op, name := range [2]string{localcache.OpGet: "get", localcache.OpSet: "set"} {
 		t.optsCall[op] = [2]metric.MeasurementOption{attrs("operation", name, "outcome", "success"), attrs("operation", name, "outcome", "failure")}
 		t.optsKeys[op] = attrs("operation", name)
+		t.optsKeysAdd[op] = attrs("operation", name)
 	}
 	for r, name := range [3]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open", localcache.DropStoreError: "store_error"} {
 		t.optsDropped[r] = attrs("reason", name)
@@ -123,4 +125,8 @@ func (t *telemetry) WritesQueued(ctx context.Context, n int64) {
 
 func (t *telemetry) WritesDropped(ctx context.Context, reason localcache.DropReason, n int64) {
 	t.tb.ProcessorKvcacheWritesDropped.Add(ctx, n, t.optsDropped[reason])
+}
+
+func (t *telemetry) KeysTooLarge(ctx context.Context, op localcache.Op, n int64) {
+	t.tb.ProcessorKvcacheKeysTooLarge.Add(ctx, n, t.optsKeysAdd[op])
 }

@@ -19,6 +19,7 @@ type Batch[M any] struct {
 	refresh     []string
 	queued      int64
 	dropped     int64
+	longKeys    [2]int64 // [Op]: keys over MaxKeySize
 }
 
 // seen is a key's answer within a batch.
@@ -40,6 +41,7 @@ func (b *Batch[M]) Reset() {
 	b.missingKeys = nil // owned by the fetch goroutine
 	b.refresh = nil     // owned by otter
 	b.queued, b.dropped = 0, 0
+	b.longKeys = [2]int64{}
 }
 
 // Miss adds key to the batch's missing keys and returns the batch's own copy of
@@ -71,6 +73,11 @@ func (c *Cache[M]) Finish(ctx context.Context, b *Batch[M]) {
 	}
 	if b.dropped > 0 {
 		c.hooks.WritesDropped(ctx, DropQueueFull, b.dropped)
+	}
+	for op, n := range b.longKeys {
+		if n > 0 {
+			c.hooks.KeysTooLarge(ctx, Op(op), n)
+		}
 	}
 }
 

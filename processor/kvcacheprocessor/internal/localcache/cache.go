@@ -19,10 +19,15 @@ import (
 // Config is the behaviour of a Cache (the processor's cache, fetch_timeout,
 // circuit_breaker, write_queue and max_value_size settings).
 type Config struct {
-	// MaxEntries bounds the number of entries (used when MaxBytes is 0).
+	// MaxEntries bounds the number of entries; 0 leaves only MaxBytes.
 	MaxEntries int
-	// MaxBytes, when not 0, bounds the approximate size of keys and values instead.
+	// MaxBytes, when not 0, bounds the approximate memory of the entries: key,
+	// value and a per-entry overhead (see weight). With MaxEntries too, both hold.
 	MaxBytes int64
+	// MaxKeySize: longer keys are neither looked up nor written (KeyTooLarge,
+	// counted); 0 means no limit. It keeps a hostile attribute value from being
+	// copied, cached and sent to the store.
+	MaxKeySize int
 	// TTL, NegativeTTL, RefreshAfter and MaxStale: see the package doc.
 	TTL, NegativeTTL, RefreshAfter, MaxStale time.Duration
 	// FetchTimeout bounds every store call.
@@ -75,6 +80,9 @@ type Hooks interface {
 	// WritesQueued and WritesDropped count writes accepted and refused.
 	WritesQueued(ctx context.Context, n int64)
 	WritesDropped(ctx context.Context, reason DropReason, n int64)
+	// KeysTooLarge counts the lookups (OpGet) and writes (OpSet) of one batch
+	// skipped because their key is longer than MaxKeySize.
+	KeysTooLarge(ctx context.Context, op Op, n int64)
 }
 
 // Clock returns nanoseconds; tests pass a fake one that is then also otter's
@@ -105,6 +113,9 @@ type Cache[M any] struct {
 	newMemo func() M
 
 	ttl, negTTL, refreshAfter, maxStale, fetchTimeout int64
+	// minWeight is the weight of the smallest entry when both MaxBytes and
+	// MaxEntries are set, so that MaxEntries entries fill MaxBytes.
+	minWeight uint32
 
 	otter   *otter.Cache[string, *Entry[M]]
 	loader  bulkLoader[M]
@@ -168,7 +179,10 @@ func New[M any](cfg Config, set Settings[M]) (*Cache[M], error) {
 	}
 	if cfg.MaxBytes > 0 {
 		o.MaximumWeight = uint64(cfg.MaxBytes)
-		o.Weigher = func(k string, v *Entry[M]) uint32 { return v.weight(k) }
+		if cfg.MaxEntries > 0 {
+			c.minWeight = uint32(min((cfg.MaxBytes+int64(cfg.MaxEntries)-1)/int64(cfg.MaxEntries), math.MaxUint32))
+		}
+		o.Weigher = func(k string, v *Entry[M]) uint32 { return max(v.weight(k), c.minWeight) }
 	} else {
 		o.MaximumSize = cfg.MaxEntries
 	}
@@ -238,6 +252,9 @@ const (
 	// Missing: no entry, or one that was dropped because it is soft-invalid and not
 	// servable: load the key (Batch.Miss).
 	Missing
+	// KeyTooLarge: the key is longer than Config.MaxKeySize; it was not looked up
+	// and must not be loaded (counted by Finish).
+	KeyTooLarge
 )
 
 // Lookup returns the entry of key and what a record gets from it, judged by the
@@ -248,6 +265,10 @@ const (
 func (c *Cache[M]) Lookup(b *Batch[M], key string, stable bool) (*Entry[M], State) {
 	if s, ok := b.seen[key]; ok {
 		return s.e, s.st
+	}
+	if c.keyTooLarge(key) {
+		b.longKeys[OpGet]++
+		return nil, KeyTooLarge
 	}
 	e := c.Get(key)
 	st := Missing
@@ -283,6 +304,11 @@ func (c *Cache[M]) check(b *Batch[M], key string, e *Entry[M]) State {
 		st = Stale
 	}
 	return st
+}
+
+// keyTooLarge reports whether key is over Config.MaxKeySize.
+func (c *Cache[M]) keyTooLarge(key string) bool {
+	return c.cfg.MaxKeySize > 0 && len(key) > c.cfg.MaxKeySize
 }
 
 // drop removes key from the local cache if it still holds e.
@@ -330,6 +356,10 @@ func (c *Cache[M]) Invalidate(keys []string) {
 // shows the store already has it (and its TTL is not close to running out).
 // Config.WriteQueue.Size must be positive.
 func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
+	if c.keyTooLarge(key) {
+		b.longKeys[OpSet]++
+		return
+	}
 	wttl := int64(ttl)
 	if e := c.Get(key); e != nil && !e.negative && !e.tooLarge && e.raw == value &&
 		(wttl == 0 || b.now-e.loadedAt < wttl/2) {

@@ -27,6 +27,13 @@ type hooks struct {
 	tooLarge []string
 	queued   int64
 	dropped  map[DropReason]int64
+	longKeys [2]int64
+}
+
+func (h *hooks) KeysTooLarge(_ context.Context, op Op, n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.longKeys[op] += n
 }
 
 func (h *hooks) StoreCall(_ context.Context, op Op, _ int, _ time.Duration, err error) {

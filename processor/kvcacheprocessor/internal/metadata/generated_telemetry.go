@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	ProcessorKvcacheCircuitState  metric.Int64Gauge
 	ProcessorKvcacheInvalidValues metric.Int64Counter
 	ProcessorKvcacheInvalidations metric.Int64Counter
+	ProcessorKvcacheKeysTooLarge  metric.Int64Counter
 	ProcessorKvcacheLookups       metric.Int64Counter
 	ProcessorKvcacheStoreDuration metric.Float64Histogram
 	ProcessorKvcacheStoreKeys     metric.Int64Histogram
@@ -82,6 +83,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_kvcache_invalidations",
 		metric.WithDescription("Invalidations received from the store (one per notification; a notification may name many keys or all). [Alpha]"),
 		metric.WithUnit("{invalidations}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorKvcacheKeysTooLarge, err = builder.meter.Int64Counter(
+		"otelcol_processor_kvcache_keys_too_large",
+		metric.WithDescription("Keys longer than max_key_size, by operation: get (a lookup of a record, which passes un-enriched) or set (a write, skipped). Such keys are neither cached nor sent to the store. [Alpha]"),
+		metric.WithUnit("{keys}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorKvcacheLookups, err = builder.meter.Int64Counter(

@@ -22,6 +22,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorKvcacheCircuitState.Record(context.Background(), 1)
 	tb.ProcessorKvcacheInvalidValues.Add(context.Background(), 1)
 	tb.ProcessorKvcacheInvalidations.Add(context.Background(), 1)
+	tb.ProcessorKvcacheKeysTooLarge.Add(context.Background(), 1)
 	tb.ProcessorKvcacheLookups.Add(context.Background(), 1)
 	tb.ProcessorKvcacheStoreDuration.Record(context.Background(), 1)
 	tb.ProcessorKvcacheStoreKeys.Record(context.Background(), 1)
@@ -35,6 +36,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheInvalidations(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorKvcacheKeysTooLarge(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheLookups(t, testTel,
