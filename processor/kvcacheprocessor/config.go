@@ -71,6 +71,11 @@ type Config struct {
 	// writes). It is at least `timeout`.
 	FetchTimeout time.Duration `mapstructure:"fetch_timeout"`
 
+	// MaxInflightLoads bounds the store loads in flight (each a goroutine living up
+	// to fetch_timeout): a batch whose missing keys find no free slot passes
+	// un-enriched (counted), so a slow store cannot grow goroutines without bound.
+	MaxInflightLoads int `mapstructure:"max_inflight_loads"`
+
 	// OnMiss is `wait` (default: wait up to `timeout`) or `async` (never wait).
 	OnMiss string `mapstructure:"on_miss"`
 
@@ -220,6 +225,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.FetchTimeout < cfg.Timeout {
 		errs = append(errs, errors.New("fetch_timeout: must be at least timeout"))
+	}
+	if cfg.MaxInflightLoads <= 0 {
+		errs = append(errs, errors.New("max_inflight_loads: must be positive"))
 	}
 	switch cfg.OnMiss {
 	case OnMissWait, OnMissAsync:

@@ -27,6 +27,7 @@ const (
 	defaultMaxStale         = 5 * time.Minute
 	defaultTimeout          = 50 * time.Millisecond
 	defaultFetchTimeout     = 2 * time.Second
+	defaultMaxInflightLoads = 64
 	defaultFailureThreshold = 5
 	defaultOpenDuration     = time.Second
 	defaultMaxValueSize     = 64 * 1024
@@ -61,9 +62,10 @@ func createDefaultConfig() component.Config {
 			RefreshAfter: defaultRefreshAfter,
 			MaxStale:     defaultMaxStale,
 		},
-		Timeout:      defaultTimeout,
-		FetchTimeout: defaultFetchTimeout,
-		OnMiss:       OnMissWait,
+		Timeout:          defaultTimeout,
+		FetchTimeout:     defaultFetchTimeout,
+		MaxInflightLoads: defaultMaxInflightLoads,
+		OnMiss:           OnMissWait,
 		CircuitBreaker: CircuitBreakerConfig{
 			FailureThreshold: defaultFailureThreshold,
 			OpenDuration:     defaultOpenDuration,

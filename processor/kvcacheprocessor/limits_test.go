@@ -98,3 +98,14 @@ func TestMaxKeySize(t *testing.T) {
 	assert.False(t, res[0].Found, "a long key was written")
 	assert.True(t, res[1].Found)
 }
+
+// TestLimitsValidate: the new limits are checked at config load, naming the key.
+func TestLimitsValidate(t *testing.T) {
+	cfg := baseConfig(strLookup(ContextSpan, "k", "owner"))
+	cfg.MaxKeySize = -1
+	cfg.MaxInflightLoads = 0
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "max_key_size: must not be negative")
+	assert.ErrorContains(t, err, "max_inflight_loads: must be positive")
+}

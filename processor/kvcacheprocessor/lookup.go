@@ -175,7 +175,7 @@ func (p *kvProcessor) resolveMissing(ctx context.Context, b *batchState) {
 	case localcache.Started:
 		b.counts[resultMiss] += int64(len(b.pending))
 		return
-	default: // refused, closing, timed out, canceled
+	default: // refused, closing, timed out, canceled, no load slot
 		b.counts[resultError] += int64(len(b.pending))
 		return
 	}

@@ -88,6 +88,7 @@ func (p *kvProcessor) cacheConfig() localcache.Config {
 		RefreshAfter:     c.Cache.RefreshAfter,
 		MaxStale:         c.Cache.MaxStale,
 		FetchTimeout:     c.FetchTimeout,
+		MaxInflightLoads: c.MaxInflightLoads,
 		MaxValueSize:     c.MaxValueSize,
 		MaxKeySize:       c.MaxKeySize,
 		FailureThreshold: c.CircuitBreaker.FailureThreshold,

@@ -32,6 +32,10 @@ type Config struct {
 	TTL, NegativeTTL, RefreshAfter, MaxStale time.Duration
 	// FetchTimeout bounds every store call.
 	FetchTimeout time.Duration
+	// MaxInflightLoads bounds the loads (misses and reloads) in flight, each on a
+	// goroutine of its own; a miss that finds no free slot is not loaded (NoSlot)
+	// and a reload is left for a later hit. 0 means no limit.
+	MaxInflightLoads int
 	// MaxValueSize: larger values are kept as TooLarge entries; 0 means no limit.
 	MaxValueSize int
 	// FailureThreshold consecutive failures open the circuit for OpenDuration;
@@ -120,7 +124,9 @@ type Cache[M any] struct {
 	otter   *otter.Cache[string, *Entry[M]]
 	loader  bulkLoader[M]
 	breaker *breaker
-	writer  *writer
+	// slots holds one token per load in flight (nil: no limit).
+	slots  chan struct{}
+	writer *writer
 
 	// inval is the last "everything changed" notification: entries loaded before
 	// it (a lower generation) are soft-invalid.
@@ -161,6 +167,9 @@ func New[M any](cfg Config, set Settings[M]) (*Cache[M], error) {
 		c.now = set.Clock.NowNano
 	}
 	c.inval.Store(&invalidation{})
+	if cfg.MaxInflightLoads > 0 {
+		c.slots = make(chan struct{}, cfg.MaxInflightLoads)
+	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	c.breaker = newBreaker(cfg.FailureThreshold, cfg.OpenDuration,
 		func() time.Time { return time.Unix(0, c.now()) }, set.Hooks.CircuitChanged)
@@ -417,13 +426,45 @@ var errCircuitOpen = errors.New("kvcache store circuit breaker is open")
 // bulkLoader is otter's loader: one store Get for all the keys it is given.
 type bulkLoader[M any] struct{ c *Cache[M] }
 
+// BulkLoad runs on Fetch's goroutine, which holds a load slot.
 func (l bulkLoader[M]) BulkLoad(ctx context.Context, keys []string) (map[string]*Entry[M], error) {
 	return l.c.load(ctx, keys)
 }
 
+// BulkReload runs on a goroutine of otter's (execute): it takes a load slot of its
+// own, or gives up (the claim is retried after fetch_timeout).
 func (l bulkLoader[M]) BulkReload(ctx context.Context, keys []string, _ []*Entry[M]) (map[string]*Entry[M], error) {
+	if !l.c.acquireSlot() {
+		return nil, errNoSlot
+	}
+	defer l.c.releaseSlot()
 	return l.c.load(ctx, keys)
 }
+
+// errNoSlot: MaxInflightLoads loads are in flight.
+var errNoSlot = errors.New("kvcache: too many store loads in flight")
+
+// acquireSlot takes a load slot without waiting; false when none is free.
+func (c *Cache[M]) acquireSlot() bool {
+	if c.slots == nil {
+		return true
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Cache[M]) releaseSlot() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// slotsFull reports that no load slot is free now.
+func (c *Cache[M]) slotsFull() bool { return c.slots != nil && len(c.slots) == cap(c.slots) }
 
 func (c *Cache[M]) load(ctx context.Context, keys []string) (map[string]*Entry[M], error) {
 	if !c.breaker.allow() {
