@@ -67,6 +67,7 @@ func (p *kvProcessor) doStart(ctx context.Context, host component.Host) error {
 	}
 	p.store = store
 	p.tel.circuitState(ctx, localcache.CircuitClosed)
+	p.tel.tb.ProcessorKvcacheWriteCircuitState.Record(ctx, int64(localcache.CircuitClosed))
 	nLookups := len(p.rule.lookups)
 	p.cache, err = localcache.New(p.cacheConfig(), localcache.Settings[*decoded]{
 		Store:   store,

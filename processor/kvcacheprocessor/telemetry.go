@@ -3,6 +3,7 @@ package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/pro
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -30,6 +31,8 @@ type telemetry struct {
 	optsKeysAdd [2]metric.AddOption            // [op]
 	optsDropped [3]metric.AddOption            // [localcache.DropReason]
 	optsInvalid map[badKind]metric.AddOption
+	// readOpen, writeOpen: the circuits that are open, for the component status.
+	readOpen, writeOpen atomic.Bool
 }
 
 var _ localcache.Hooks = (*telemetry)(nil)
@@ -99,6 +102,7 @@ func (t *telemetry) StoreCall(ctx context.Context, op localcache.Op, keys int, e
 
 func (t *telemetry) CircuitChanged(state localcache.CircuitState, cause error) {
 	t.circuitState(context.Background(), state)
+	t.readOpen.Store(state == localcache.CircuitOpen)
 	switch state {
 	case localcache.CircuitOpen:
 		t.logger.Warn("kvcache store circuit opened: records pass un-enriched (or with stale values) until a probe succeeds",
@@ -107,9 +111,33 @@ func (t *telemetry) CircuitChanged(state localcache.CircuitState, cause error) {
 			fmt.Errorf("kvcache store unavailable, circuit open: %w", cause)))
 	case localcache.CircuitClosed:
 		t.logger.Info("kvcache store circuit closed: store reachable again")
-		componentstatus.ReportStatus(t.host, componentstatus.NewEvent(componentstatus.StatusOK))
+		t.reportRecovered()
 	case localcache.CircuitHalfOpen:
 		t.logger.Debug("kvcache store circuit half-open: probing")
+	}
+}
+
+func (t *telemetry) WriteCircuitChanged(state localcache.CircuitState, cause error) {
+	t.tb.ProcessorKvcacheWriteCircuitState.Record(context.Background(), int64(state))
+	t.writeOpen.Store(state == localcache.CircuitOpen)
+	switch state {
+	case localcache.CircuitOpen:
+		t.logger.Warn("kvcache store write circuit opened: writes are dropped (lookups go on) until a probe succeeds",
+			zap.Error(cause), zap.Duration("probe_interval", t.openFor))
+		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(
+			fmt.Errorf("kvcache store refuses writes, write circuit open: %w", cause)))
+	case localcache.CircuitClosed:
+		t.logger.Info("kvcache store write circuit closed: writes accepted again")
+		t.reportRecovered()
+	case localcache.CircuitHalfOpen:
+		t.logger.Debug("kvcache store write circuit half-open: probing")
+	}
+}
+
+// reportRecovered reports StatusOK once neither circuit is open.
+func (t *telemetry) reportRecovered() {
+	if !t.readOpen.Load() && !t.writeOpen.Load() {
+		componentstatus.ReportStatus(t.host, componentstatus.NewEvent(componentstatus.StatusOK))
 	}
 }
 

@@ -75,8 +75,13 @@ const (
 type Hooks interface {
 	// StoreCall reports one round trip to the store.
 	StoreCall(ctx context.Context, op Op, keys int, elapsed time.Duration, err error)
-	// CircuitChanged reports a new breaker state and, when it opened, why.
+	// CircuitChanged reports a new state of the read breaker (lookups and
+	// reloads) and, when it opened, why.
 	CircuitChanged(state CircuitState, cause error)
+	// WriteCircuitChanged reports a new state of the write breaker: writes have a
+	// breaker of their own, so that a store that refuses writes (a read-only user,
+	// a replica) does not stop lookups.
+	WriteCircuitChanged(state CircuitState, cause error)
 	// Invalidated reports one invalidation notification from the store.
 	Invalidated()
 	// ValueTooLarge reports a value over MaxValueSize (its key, never its value).
@@ -123,7 +128,8 @@ type Cache[M any] struct {
 
 	otter   *otter.Cache[string, *Entry[M]]
 	loader  bulkLoader[M]
-	breaker *breaker
+	breaker *breaker // reads
+	wbreak  *breaker // writes
 	// slots holds one token per load in flight (nil: no limit).
 	slots  chan struct{}
 	writer *writer
@@ -173,6 +179,8 @@ func New[M any](cfg Config, set Settings[M]) (*Cache[M], error) {
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	c.breaker = newBreaker(cfg.FailureThreshold, cfg.OpenDuration,
 		func() time.Time { return time.Unix(0, c.now()) }, set.Hooks.CircuitChanged)
+	c.wbreak = newBreaker(cfg.FailureThreshold, cfg.OpenDuration,
+		func() time.Time { return time.Unix(0, c.now()) }, set.Hooks.WriteCircuitChanged)
 	o := &otter.Options[string, *Entry[M]]{
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *Entry[M]]) time.Duration {
 			return time.Duration(c.hardTTL(e.Value))

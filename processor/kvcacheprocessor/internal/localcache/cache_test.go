@@ -23,6 +23,7 @@ type hooks struct {
 	calls    []Op
 	failed   int
 	states   []CircuitState
+	wstates  []CircuitState
 	invals   int
 	tooLarge []string
 	queued   int64
@@ -49,6 +50,12 @@ func (h *hooks) CircuitChanged(s CircuitState, _ error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.states = append(h.states, s)
+}
+
+func (h *hooks) WriteCircuitChanged(s CircuitState, _ error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.wstates = append(h.wstates, s)
 }
 
 func (h *hooks) Invalidated() {

@@ -46,9 +46,10 @@
 //
 // # Store calls
 //
-// Every store call goes through the circuit breaker (breaker.go): after
+// Every store call goes through a circuit breaker (breaker.go): after
 // failure_threshold consecutive failures no call is made for open_duration,
-// then one probe is let through. Misses, reloads and writes are bounded by
+// then one probe is let through. Reads (misses, reloads) and writes have one
+// breaker each: a store that refuses writes only stops the writes. Misses, reloads and writes are bounded by
 // fetch_timeout and cancelled by Close; writes are queued (bounded, never
 // blocking) and sent in batches by one goroutine (writer.go).
 package localcache // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"

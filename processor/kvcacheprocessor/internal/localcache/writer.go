@@ -23,7 +23,7 @@ type writer struct {
 func newWriter[M any](c *Cache[M]) *writer {
 	return &writer{
 		store:   c.store,
-		breaker: c.breaker,
+		breaker: c.wbreak,
 		hooks:   c.hooks,
 		cfg:     c.cfg.WriteQueue,
 		timeout: c.cfg.FetchTimeout,

@@ -23,19 +23,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	mu                            sync.Mutex
-	registrations                 []metric.Registration
-	ProcessorKvcacheCircuitState  metric.Int64Gauge
-	ProcessorKvcacheInvalidValues metric.Int64Counter
-	ProcessorKvcacheInvalidations metric.Int64Counter
-	ProcessorKvcacheKeysTooLarge  metric.Int64Counter
-	ProcessorKvcacheLookups       metric.Int64Counter
-	ProcessorKvcacheStoreDuration metric.Float64Histogram
-	ProcessorKvcacheStoreKeys     metric.Int64Histogram
-	ProcessorKvcacheStoreRequests metric.Int64Counter
-	ProcessorKvcacheWritesDropped metric.Int64Counter
-	ProcessorKvcacheWritesQueued  metric.Int64Counter
+	meter                             metric.Meter
+	mu                                sync.Mutex
+	registrations                     []metric.Registration
+	ProcessorKvcacheCircuitState      metric.Int64Gauge
+	ProcessorKvcacheInvalidValues     metric.Int64Counter
+	ProcessorKvcacheInvalidations     metric.Int64Counter
+	ProcessorKvcacheKeysTooLarge      metric.Int64Counter
+	ProcessorKvcacheLookups           metric.Int64Counter
+	ProcessorKvcacheStoreDuration     metric.Float64Histogram
+	ProcessorKvcacheStoreKeys         metric.Int64Histogram
+	ProcessorKvcacheStoreRequests     metric.Int64Counter
+	ProcessorKvcacheWriteCircuitState metric.Int64Gauge
+	ProcessorKvcacheWritesDropped     metric.Int64Counter
+	ProcessorKvcacheWritesQueued      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -69,7 +70,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ProcessorKvcacheCircuitState, err = builder.meter.Int64Gauge(
 		"otelcol_processor_kvcache_circuit_state",
-		metric.WithDescription("State of the circuit breaker in front of the store: 0 closed, 1 open, 2 half-open (probing). [Alpha]"),
+		metric.WithDescription("State of the circuit breaker in front of the store's reads (lookups and refreshes): 0 closed, 1 open, 2 half-open (probing). [Alpha]"),
 		metric.WithUnit("{state}"),
 	)
 	errs = errors.Join(errs, err)
@@ -115,6 +116,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_kvcache_store_requests",
 		metric.WithDescription("Round trips to the store, by operation and outcome. [Alpha]"),
 		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorKvcacheWriteCircuitState, err = builder.meter.Int64Gauge(
+		"otelcol_processor_kvcache_write_circuit_state",
+		metric.WithDescription("State of the circuit breaker in front of the store's writes (separate from the reads' circuit_state, so that refused writes do not stop lookups): 0 closed, 1 open, 2 half-open (probing). [Alpha]"),
+		metric.WithUnit("{state}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorKvcacheWritesDropped, err = builder.meter.Int64Counter(

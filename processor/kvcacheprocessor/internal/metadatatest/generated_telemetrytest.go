@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 func AssertEqualProcessorKvcacheCircuitState(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_kvcache_circuit_state",
-		Description: "State of the circuit breaker in front of the store: 0 closed, 1 open, 2 half-open (probing). [Alpha]",
+		Description: "State of the circuit breaker in front of the store's reads (lookups and refreshes): 0 closed, 1 open, 2 half-open (probing). [Alpha]",
 		Unit:        "{state}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
@@ -141,6 +141,20 @@ func AssertEqualProcessorKvcacheStoreRequests(t *testing.T, tt *componenttest.Te
 		},
 	}
 	got, err := tt.GetMetric("otelcol_processor_kvcache_store_requests")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualProcessorKvcacheWriteCircuitState(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_kvcache_write_circuit_state",
+		Description: "State of the circuit breaker in front of the store's writes (separate from the reads' circuit_state, so that refused writes do not stop lookups): 0 closed, 1 open, 2 half-open (probing). [Alpha]",
+		Unit:        "{state}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_kvcache_write_circuit_state")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -27,6 +27,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorKvcacheStoreDuration.Record(context.Background(), 1)
 	tb.ProcessorKvcacheStoreKeys.Record(context.Background(), 1)
 	tb.ProcessorKvcacheStoreRequests.Add(context.Background(), 1)
+	tb.ProcessorKvcacheWriteCircuitState.Record(context.Background(), 1)
 	tb.ProcessorKvcacheWritesDropped.Add(context.Background(), 1)
 	tb.ProcessorKvcacheWritesQueued.Add(context.Background(), 1)
 	AssertEqualProcessorKvcacheCircuitState(t, testTel,
@@ -51,6 +52,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.HistogramDataPoint[int64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheStoreRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorKvcacheWriteCircuitState(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheWritesDropped(t, testTel,
