@@ -100,37 +100,49 @@ func (t *telemetry) StoreCall(ctx context.Context, op localcache.Op, keys int, e
 	t.tb.ProcessorKvcacheStoreKeys.Record(ctx, int64(keys), t.optsKeys[op])
 }
 
+// circuitTexts are what is logged and reported when a circuit changes.
+type circuitTexts struct {
+	opened, closed, halfOpen, status string
+}
+
+var (
+	readCircuit = circuitTexts{
+		opened:   "kvcache store circuit opened: records pass un-enriched (or with stale values) until a probe succeeds",
+		closed:   "kvcache store circuit closed: store reachable again",
+		halfOpen: "kvcache store circuit half-open: probing",
+		status:   "kvcache store unavailable, circuit open",
+	}
+	writeCircuit = circuitTexts{
+		opened:   "kvcache store write circuit opened: writes are dropped (lookups go on) until a probe succeeds",
+		closed:   "kvcache store write circuit closed: writes accepted again",
+		halfOpen: "kvcache store write circuit half-open: probing",
+		status:   "kvcache store refuses writes, write circuit open",
+	}
+)
+
 func (t *telemetry) CircuitChanged(state localcache.CircuitState, cause error) {
 	t.circuitState(context.Background(), state)
-	t.readOpen.Store(state == localcache.CircuitOpen)
-	switch state {
-	case localcache.CircuitOpen:
-		t.logger.Warn("kvcache store circuit opened: records pass un-enriched (or with stale values) until a probe succeeds",
-			zap.Error(cause), zap.Duration("probe_interval", t.openFor))
-		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(
-			fmt.Errorf("kvcache store unavailable, circuit open: %w", cause)))
-	case localcache.CircuitClosed:
-		t.logger.Info("kvcache store circuit closed: store reachable again")
-		t.reportRecovered()
-	case localcache.CircuitHalfOpen:
-		t.logger.Debug("kvcache store circuit half-open: probing")
-	}
+	t.circuitChanged(&readCircuit, &t.readOpen, state, cause)
 }
 
 func (t *telemetry) WriteCircuitChanged(state localcache.CircuitState, cause error) {
 	t.tb.ProcessorKvcacheWriteCircuitState.Record(context.Background(), int64(state))
-	t.writeOpen.Store(state == localcache.CircuitOpen)
+	t.circuitChanged(&writeCircuit, &t.writeOpen, state, cause)
+}
+
+// circuitChanged logs a circuit's new state and reports the component status:
+// a recoverable error while either circuit is open, OK once neither is.
+func (t *telemetry) circuitChanged(txt *circuitTexts, open *atomic.Bool, state localcache.CircuitState, cause error) {
+	open.Store(state == localcache.CircuitOpen)
 	switch state {
 	case localcache.CircuitOpen:
-		t.logger.Warn("kvcache store write circuit opened: writes are dropped (lookups go on) until a probe succeeds",
-			zap.Error(cause), zap.Duration("probe_interval", t.openFor))
-		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(
-			fmt.Errorf("kvcache store refuses writes, write circuit open: %w", cause)))
+		t.logger.Warn(txt.opened, zap.Error(cause), zap.Duration("probe_interval", t.openFor))
+		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(fmt.Errorf("%s: %w", txt.status, cause)))
 	case localcache.CircuitClosed:
-		t.logger.Info("kvcache store write circuit closed: writes accepted again")
+		t.logger.Info(txt.closed)
 		t.reportRecovered()
 	case localcache.CircuitHalfOpen:
-		t.logger.Debug("kvcache store write circuit half-open: probing")
+		t.logger.Debug(txt.halfOpen)
 	}
 }
 
