@@ -109,3 +109,26 @@ func TestLimitsValidate(t *testing.T) {
 	assert.ErrorContains(t, err, "max_key_size: must not be negative")
 	assert.ErrorContains(t, err, "max_inflight_loads: must be positive")
 }
+
+// TestWriteValueTooLarge: a value over max_value_size is not written (every
+// collector would skip it when reading it back), nor kept in the local cache; it
+// is counted as writes_dropped{reason="too_large"}.
+func TestWriteValueTooLarge(t *testing.T) {
+	cfg := baseConfig(strLookup(ContextSpan, "k", "owner"))
+	cfg.Writes = []WriteConfig{{Context: ContextSpan, Key: KeyConfig{Attributes: []string{"k"}}, Attributes: []string{"v"}}}
+	cfg.MaxValueSize = 16
+	backing := memStore(nil)
+	h := newHarness(t, cfg, backing)
+
+	big := strings.Repeat("v", cfg.MaxValueSize+1)
+	h.consumeTraces(spans(nil, map[string]any{"k": "big", "v": big}, map[string]any{"k": "small", "v": "ok"}))
+	dropped := h.sumByAttr("otelcol_processor_kvcache_writes_dropped", "reason")
+	assert.Equal(t, int64(1), dropped["too_large"])
+	assert.Equal(t, map[string]int64{"too_large": 1}, dropped)
+	h.shutdown() // flushes the queue
+	assert.Equal(t, int64(1), backing.Stats().KeysWritten, "only the small value is written")
+	res, err := backing.Get(context.Background(), []string{"big", "small"})
+	require.NoError(t, err)
+	assert.False(t, res[0].Found, "the oversized value was written")
+	assert.True(t, res[1].Found)
+}

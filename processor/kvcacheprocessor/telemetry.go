@@ -29,7 +29,7 @@ type telemetry struct {
 	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
 	optsKeys    [2]metric.RecordOption         // [op]
 	optsKeysAdd [2]metric.AddOption            // [op]
-	optsDropped [3]metric.AddOption            // [localcache.DropReason]
+	optsDropped [localcache.NumDropReasons]metric.AddOption
 	optsInvalid map[badKind]metric.AddOption
 	// readOpen, writeOpen: the circuits that are open, for the component status.
 	readOpen, writeOpen atomic.Bool
@@ -58,7 +58,8 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 		t.optsKeys[op] = attrs("operation", name)
 		t.optsKeysAdd[op] = attrs("operation", name)
 	}
-	for r, name := range [3]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open", localcache.DropStoreError: "store_error"} {
+	for r, name := range [localcache.NumDropReasons]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open",
+		localcache.DropStoreError: "store_error", localcache.DropTooLarge: "too_large"} {
 		t.optsDropped[r] = attrs("reason", name)
 	}
 	t.optsInvalid = map[badKind]metric.AddOption{}

@@ -19,6 +19,7 @@ type Batch[M any] struct {
 	refresh     []string
 	queued      int64
 	dropped     int64
+	tooLarge    int64 // writes of values over MaxValueSize
 	longKeys    [2]int64 // [Op]: keys over MaxKeySize
 }
 
@@ -40,7 +41,7 @@ func (b *Batch[M]) Reset() {
 	clear(b.missing)
 	b.missingKeys = nil // owned by the fetch goroutine
 	b.refresh = nil     // owned by otter
-	b.queued, b.dropped = 0, 0
+	b.queued, b.dropped, b.tooLarge = 0, 0, 0
 	b.longKeys = [2]int64{}
 }
 
@@ -73,6 +74,9 @@ func (c *Cache[M]) Finish(ctx context.Context, b *Batch[M]) {
 	}
 	if b.dropped > 0 {
 		c.hooks.WritesDropped(ctx, DropQueueFull, b.dropped)
+	}
+	if b.tooLarge > 0 {
+		c.hooks.WritesDropped(ctx, DropTooLarge, b.tooLarge)
 	}
 	for op, n := range b.longKeys {
 		if n > 0 {

@@ -68,6 +68,10 @@ const (
 	DropQueueFull DropReason = iota
 	DropCircuitOpen
 	DropStoreError
+	// DropTooLarge: the value is larger than MaxValueSize; every collector would
+	// skip it when reading it back, so it is neither queued nor cached.
+	DropTooLarge
+	NumDropReasons // the number of reasons
 )
 
 // Hooks receive what the cache does; the processor turns it into telemetry, logs
@@ -370,11 +374,16 @@ func (c *Cache[M]) Invalidate(keys []string) {
 
 // Write stores value under key with ttl (0: the store's default): in the local
 // cache at once, in the store through the write queue, unless the local cache
-// shows the store already has it (and its TTL is not close to running out).
+// shows the store already has it (and its TTL is not close to running out). A
+// key over MaxKeySize or a value over MaxValueSize is skipped (counted by Finish).
 // Config.WriteQueue.Size must be positive.
 func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
 	if c.keyTooLarge(key) {
 		b.longKeys[OpSet]++
+		return
+	}
+	if limit := c.cfg.MaxValueSize; limit > 0 && len(value) > limit {
+		b.tooLarge++
 		return
 	}
 	wttl := int64(ttl)
