@@ -59,7 +59,7 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 		t.optsKeysAdd[op] = attrs("operation", name)
 	}
 	for r, name := range [localcache.NumDropReasons]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open",
-		localcache.DropStoreError: "store_error", localcache.DropTooLarge: "too_large"} {
+		localcache.DropStoreError: "store_error", localcache.DropTooLarge: "too_large", localcache.DropShutdown: "shutdown"} {
 		t.optsDropped[r] = attrs("reason", name)
 	}
 	t.optsInvalid = map[badKind]metric.AddOption{}

@@ -71,6 +71,8 @@ const (
 	// DropTooLarge: the value is larger than MaxValueSize; every collector would
 	// skip it when reading it back, so it is neither queued nor cached.
 	DropTooLarge
+	// DropShutdown: Close's context ended before the write was sent.
+	DropShutdown
 	NumDropReasons // the number of reasons
 )
 
@@ -500,10 +502,10 @@ func (c *Cache[M]) load(ctx context.Context, keys []string) (map[string]*Entry[M
 	if err == nil && len(res) != len(keys) {
 		err = fmt.Errorf("store returned %d results for %d keys", len(res), len(keys))
 	}
-	c.hooks.StoreCall(context.WithoutCancel(ctx), OpGet, len(keys), time.Since(start), err)
 	if err != nil && c.bgCtx.Err() != nil {
 		return nil, err // closing: says nothing about the store
 	}
+	c.hooks.StoreCall(context.WithoutCancel(ctx), OpGet, len(keys), time.Since(start), err)
 	c.breaker.record(err)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache/localcachetest"
 )
@@ -471,4 +472,58 @@ func TestLookupCopiesUnstableKeys(t *testing.T) {
 	e, st := f.c.Lookup(&b, "a", true)
 	assert.Equal(t, Fresh, st)
 	assert.Equal(t, "A", e.Value())
+}
+
+// enteringStore signals each Set as it starts (then delays it like its
+// MemoryStore).
+type enteringStore struct {
+	*kvcachetest.MemoryStore
+	entered chan struct{}
+}
+
+func (s *enteringStore) Set(ctx context.Context, entries []kvcache.Entry) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	return s.MemoryStore.Set(ctx, entries)
+}
+
+// TestCloseDuringFlush closes the cache while the writer is in a flush that would
+// last fetch_timeout: Close returns at its context's deadline, and the cancelled
+// writes are counted as dropped by shutdown, not as store failures (the circuit
+// stays closed).
+func TestCloseDuringFlush(t *testing.T) {
+	cfg := testConfig()
+	cfg.FailureThreshold = 1
+	cfg.FetchTimeout = 10 * time.Second
+	cfg.WriteQueue = WriteQueue{Size: 10, BatchSize: 1, FlushInterval: time.Millisecond}
+	mem := kvcachetest.NewMemoryStore()
+	mem.SetDelay(time.Minute)
+	store := &enteringStore{MemoryStore: mem, entered: make(chan struct{}, 1)}
+	h := &hooks{}
+	c, err := New(cfg, Settings[*memo]{Store: store, Hooks: h, Logger: zap.NewNop(), Clock: localcachetest.NewClock(),
+		NewMemo: func() *memo { return &memo{} }})
+	require.NoError(t, err)
+	var b Batch[*memo]
+	c.Begin(&b)
+	c.Write(&b, "a", "v", 0)
+	<-store.entered // the writer is in its flush
+	c.Write(&b, "b", "v", 0)
+
+	const deadline = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_ = c.Close(ctx)
+	elapsed := time.Since(start)
+	t.Logf("Close with a %v deadline during a flush took %v", deadline, elapsed)
+	assert.Less(t, elapsed, deadline+time.Second, "Close overran its deadline")
+	require.Eventually(t, func() bool { return h.droppedFor(DropShutdown)() == 2 }, 5*time.Second, time.Millisecond)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	assert.Zero(t, h.failed, "a cancelled call was counted as a store failure")
+	assert.Empty(t, h.states)
+	assert.Empty(t, h.wstates, "shutdown changed the write circuit")
+	assert.Zero(t, h.dropped[DropStoreError])
 }
