@@ -26,6 +26,7 @@ type telemetry struct {
 	openFor     time.Duration
 	logLimiter  *rate.Limiter
 	optsResult  [numResults]metric.AddOption
+	optsError   [numReasons]metric.AddOption // result=error, by reason
 	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
 	optsKeys    [2]metric.RecordOption         // [op]
 	optsKeysAdd [2]metric.AddOption            // [op]
@@ -53,6 +54,9 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 	for r := range numResults {
 		t.optsResult[r] = attrs("result", resultNames[r])
 	}
+	for r := range numReasons {
+		t.optsError[r] = attrs("result", resultNames[resultError], "reason", reasonNames[r])
+	}
 	for op, name := range [2]string{localcache.OpGet: "get", localcache.OpSet: "set"} {
 		t.optsCall[op] = [2]metric.MeasurementOption{attrs("operation", name, "outcome", "success"), attrs("operation", name, "outcome", "failure")}
 		t.optsKeys[op] = attrs("operation", name)
@@ -69,11 +73,19 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 	return t, nil
 }
 
-// lookups counts one batch's lookups by result.
-func (t *telemetry) lookups(ctx context.Context, counts *[numResults]int64) {
+// lookups counts one batch's lookups by result, errors by reason.
+func (t *telemetry) lookups(ctx context.Context, counts *[numResults]int64, errs *[numReasons]int64) {
 	for r := range numResults {
-		if n := counts[r]; n > 0 {
+		if n := counts[r]; n > 0 && r != resultError {
 			t.tb.ProcessorKvcacheLookups.Add(ctx, n, t.optsResult[r])
+		}
+	}
+	if counts[resultError] == 0 {
+		return
+	}
+	for r := range numReasons {
+		if n := errs[r]; n > 0 {
+			t.tb.ProcessorKvcacheLookups.Add(ctx, n, t.optsError[r])
 		}
 	}
 }

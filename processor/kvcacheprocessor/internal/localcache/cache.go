@@ -439,8 +439,8 @@ func (c *Cache[M]) goTracked(fn func()) bool {
 	return true
 }
 
-// errCircuitOpen is returned instead of calling a store whose circuit is open.
-var errCircuitOpen = errors.New("kvcache store circuit breaker is open")
+// ErrCircuitOpen is returned instead of calling a store whose circuit is open.
+var ErrCircuitOpen = errors.New("kvcache store circuit breaker is open")
 
 // bulkLoader is otter's loader: one store Get for all the keys it is given.
 type bulkLoader[M any] struct{ c *Cache[M] }
@@ -487,7 +487,7 @@ func (c *Cache[M]) slotsFull() bool { return c.slots != nil && len(c.slots) == c
 
 func (c *Cache[M]) load(ctx context.Context, keys []string) (map[string]*Entry[M], error) {
 	if !c.breaker.allow() {
-		return nil, errCircuitOpen
+		return nil, ErrCircuitOpen
 	}
 	// Reloads come with a context that is never cancelled: bound every call by
 	// fetch_timeout and by Close.

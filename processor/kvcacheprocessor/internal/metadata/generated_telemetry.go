@@ -94,7 +94,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorKvcacheLookups, err = builder.meter.Int64Counter(
 		"otelcol_processor_kvcache_lookups",
-		metric.WithDescription("Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not in the local cache and not obtained in time: store error, timeout, open circuit, or an unusable value). [Alpha]"),
+		metric.WithDescription("Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not obtained or not usable; the reason attribute says why). [Alpha]"),
 		metric.WithUnit("{lookups}"),
 	)
 	errs = errors.Join(errs, err)

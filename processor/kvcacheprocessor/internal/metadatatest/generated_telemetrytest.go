@@ -86,7 +86,7 @@ func AssertEqualProcessorKvcacheKeysTooLarge(t *testing.T, tt *componenttest.Tel
 func AssertEqualProcessorKvcacheLookups(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_kvcache_lookups",
-		Description: "Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not in the local cache and not obtained in time: store error, timeout, open circuit, or an unusable value). [Alpha]",
+		Description: "Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not obtained or not usable; the reason attribute says why). [Alpha]",
 		Unit:        "{lookups}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
