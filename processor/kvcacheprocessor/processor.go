@@ -41,11 +41,12 @@ type kvProcessor struct {
 }
 
 func newKVProcessor(set processor.Settings, cfg *Config) (*kvProcessor, error) {
-	tel, err := newTelemetry(set.TelemetrySettings, cfg.CircuitBreaker.OpenDuration)
+	tset := sharedTelemetrySettings(set.TelemetrySettings) // shared by the pipelines
+	tel, err := newTelemetry(tset, cfg.CircuitBreaker.OpenDuration)
 	if err != nil {
 		return nil, err
 	}
-	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: set.TelemetrySettings, rule: compileRules(cfg)}
+	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: tset, rule: compileRules(cfg)}
 	p.batches.New = func() any { return new(batchState) }
 	return p, nil
 }

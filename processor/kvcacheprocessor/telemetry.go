@@ -10,7 +10,9 @@ import (
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
@@ -37,6 +39,40 @@ type telemetry struct {
 }
 
 var _ localcache.Hooks = (*telemetry)(nil)
+
+// Attributes the collector gives each pipeline's component telemetry (as
+// instrumentation scope attributes of its meter, and logger fields). One runtime
+// serves the traces, metrics and logs pipelines of a configuration, so these would
+// name whichever pipeline came first: they are dropped from its telemetry.
+const (
+	attrPipelineID = "otelcol.pipeline.id"
+	attrSignal     = "otelcol.signal"
+)
+
+// attrDropper is what the collector's telemetry providers and logger core
+// implement to drop the attributes they inject (service's componentattribute; the
+// interface is not exported, so it is matched by its method).
+type attrDropper[T any] interface {
+	DropInjectedAttributes(droppedAttrs ...string) T
+}
+
+// sharedTelemetrySettings is ts without the per-pipeline attributes.
+func sharedTelemetrySettings(ts component.TelemetrySettings) component.TelemetrySettings {
+	drop := []string{attrPipelineID, attrSignal}
+	ts.Logger = ts.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		if d, ok := c.(attrDropper[zapcore.Core]); ok {
+			return d.DropInjectedAttributes(drop...)
+		}
+		return c
+	}))
+	if d, ok := ts.MeterProvider.(attrDropper[metric.MeterProvider]); ok {
+		ts.MeterProvider = d.DropInjectedAttributes(drop...)
+	}
+	if d, ok := ts.TracerProvider.(attrDropper[trace.TracerProvider]); ok {
+		ts.TracerProvider = d.DropInjectedAttributes(drop...)
+	}
+	return ts
+}
 
 func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*telemetry, error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
