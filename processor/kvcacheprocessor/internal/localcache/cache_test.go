@@ -3,7 +3,9 @@ package localcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -526,4 +528,33 @@ func TestCloseDuringFlush(t *testing.T) {
 	assert.Empty(t, h.states)
 	assert.Empty(t, h.wstates, "shutdown changed the write circuit")
 	assert.Zero(t, h.dropped[DropStoreError])
+}
+
+// TestBothBounds: with max_bytes and max_entries set, both hold, for small
+// entries (max_entries is the tighter) and large ones (max_bytes is).
+func TestBothBounds(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxEntries, cfg.MaxBytes = 10, 64<<10
+	f := newFixture(t, cfg)
+	for i := range 100 {
+		var b Batch[*memo]
+		f.c.Begin(&b)
+		b.Miss(fmt.Sprintf("small-%d", i))
+		_, outcome, err := f.c.Fetch(context.Background(), &b, 5*time.Second)
+		require.Equal(t, Loaded, outcome)
+		require.NoError(t, err)
+	}
+	f.c.otter.CleanUp()
+	assert.LessOrEqual(t, f.c.otter.EstimatedSize(), 10, "max_entries does not hold")
+	big := strings.Repeat("k", 16<<10)
+	for i := range 20 {
+		var b Batch[*memo]
+		f.c.Begin(&b)
+		b.Miss(fmt.Sprintf("%s-%d", big, i))
+		_, _, err := f.c.Fetch(context.Background(), &b, 5*time.Second)
+		require.NoError(t, err)
+	}
+	f.c.otter.CleanUp()
+	assert.LessOrEqual(t, f.c.otter.WeightedSize(), uint64(cfg.MaxBytes), "max_bytes does not hold")
+	assert.LessOrEqual(t, f.c.otter.EstimatedSize(), 10, "max_entries does not hold")
 }
