@@ -28,7 +28,7 @@ type telemetry struct {
 	openFor     time.Duration
 	logLimiter  *rate.Limiter
 	optsResult  [numResults]metric.AddOption
-	optsError   [numReasons]metric.AddOption // result=error, by reason
+	optsError   [numReasons]metric.AddOption   // result=error, by reason
 	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
 	optsKeys    [2]metric.RecordOption         // [op]
 	optsKeysAdd [2]metric.AddOption            // [op]

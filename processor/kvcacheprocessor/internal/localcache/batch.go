@@ -19,7 +19,7 @@ type Batch[M any] struct {
 	refresh     []string
 	queued      int64
 	dropped     int64
-	tooLarge    int64 // writes of values over MaxValueSize
+	tooLarge    int64    // writes of values over MaxValueSize
 	longKeys    [2]int64 // [Op]: keys over MaxKeySize
 }
 
