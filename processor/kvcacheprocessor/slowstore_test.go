@@ -67,7 +67,7 @@ func TestRedisSlowStoreBoundedGoroutines(t *testing.T) {
 	counts := h.lookupCounts()
 	t.Logf("%d batches in %v through a %v delay: goroutines baseline %d, peak %d (+%d); lookups %v",
 		n, time.Since(start).Round(time.Millisecond), delay, baseline, peak.Load(), grown, counts)
-	assert.GreaterOrEqual(t, n, rate*int(sendFor/time.Second)/2, "the sender itself was too slow")
+	assert.GreaterOrEqual(t, n, rate*int(sendFor/time.Second)/3, "the sender itself was too slow")
 	assert.LessOrEqual(t, grown, int64(cfg.MaxInflightLoads+50), "goroutines grew with the batches")
 	assert.Positive(t, counts["miss"], "no load was started")
 	assert.Positive(t, counts["error"], "no batch found the slots full")
