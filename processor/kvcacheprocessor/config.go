@@ -71,6 +71,11 @@ type Config struct {
 	// writes). It is at least `timeout`.
 	FetchTimeout time.Duration `mapstructure:"fetch_timeout"`
 
+	// MaxInflightLoads bounds the store loads in flight (each a goroutine living up
+	// to fetch_timeout): a batch whose missing keys find no free slot passes
+	// un-enriched (counted), so a slow store cannot grow goroutines without bound.
+	MaxInflightLoads int `mapstructure:"max_inflight_loads"`
+
 	// OnMiss is `wait` (default: wait up to `timeout`) or `async` (never wait).
 	OnMiss string `mapstructure:"on_miss"`
 
@@ -80,6 +85,11 @@ type Config struct {
 	// MaxValueSize is the largest stored value, in bytes, that is used; larger values
 	// are skipped and counted. 0 means no limit.
 	MaxValueSize int `mapstructure:"max_value_size"`
+
+	// MaxKeySize is the longest key, in bytes, that is looked up or written; a record
+	// with a longer key passes un-enriched (counted), and the key is neither cached
+	// nor sent to the store. 0 means no limit.
+	MaxKeySize int `mapstructure:"max_key_size"`
 
 	_ struct{}
 }
@@ -162,10 +172,10 @@ type WriteQueueConfig struct {
 
 // CacheConfig configures the local cache.
 type CacheConfig struct {
-	// MaxEntries bounds the number of entries (used when MaxBytes is 0).
+	// MaxEntries bounds the number of entries; 0 leaves only MaxBytes.
 	MaxEntries int `mapstructure:"max_entries"`
-	// MaxBytes, when not 0, bounds the approximate size of keys and values instead of
-	// the number of entries.
+	// MaxBytes, when not 0, bounds the approximate memory of the entries (key, value
+	// and a per-entry overhead); with MaxEntries set too, both bounds hold.
 	MaxBytes int64 `mapstructure:"max_bytes"`
 	// TTL is how long a fetched value is fresh.
 	TTL time.Duration `mapstructure:"ttl"`
@@ -216,6 +226,9 @@ func (cfg *Config) Validate() error {
 	if cfg.FetchTimeout < cfg.Timeout {
 		errs = append(errs, errors.New("fetch_timeout: must be at least timeout"))
 	}
+	if cfg.MaxInflightLoads <= 0 {
+		errs = append(errs, errors.New("max_inflight_loads: must be positive"))
+	}
 	switch cfg.OnMiss {
 	case OnMissWait, OnMissAsync:
 	default:
@@ -229,6 +242,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxValueSize < 0 {
 		errs = append(errs, errors.New("max_value_size: must not be negative"))
+	}
+	if cfg.MaxKeySize < 0 {
+		errs = append(errs, errors.New("max_key_size: must not be negative"))
 	}
 	return errors.Join(errs...)
 }

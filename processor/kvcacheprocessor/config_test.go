@@ -20,7 +20,7 @@ func TestLoadConfig(t *testing.T) {
 	full.FetchTimeout = time.Second
 	full.OnMiss = OnMissAsync
 	full.MaxValueSize = 4096
-	full.Cache = CacheConfig{MaxEntries: 5000, TTL: 10 * time.Minute, NegativeTTL: 30 * time.Second, RefreshAfter: 8 * time.Minute, MaxStale: time.Hour}
+	full.Cache = CacheConfig{MaxEntries: 5000, MaxBytes: defaultCacheMaxBytes, TTL: 10 * time.Minute, NegativeTTL: 30 * time.Second, RefreshAfter: 8 * time.Minute, MaxStale: time.Hour}
 	full.CircuitBreaker = CircuitBreakerConfig{FailureThreshold: 3, OpenDuration: 5 * time.Second}
 	full.WriteQueue = WriteQueueConfig{Size: 100, BatchSize: 10, FlushInterval: 50 * time.Millisecond}
 	full.Lookups = []LookupConfig{

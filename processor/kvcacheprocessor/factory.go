@@ -19,12 +19,15 @@ const (
 	defaultWriteBatchSize   = 500
 	defaultFlushInterval    = 100 * time.Millisecond
 	defaultCacheMaxEntries  = 100000
+	defaultCacheMaxBytes    = 64 << 20
+	defaultMaxKeySize       = 1024
 	defaultCacheTTL         = 5 * time.Minute
 	defaultNegativeTTL      = time.Minute
 	defaultRefreshAfter     = 4 * time.Minute
 	defaultMaxStale         = 5 * time.Minute
 	defaultTimeout          = 50 * time.Millisecond
 	defaultFetchTimeout     = 2 * time.Second
+	defaultMaxInflightLoads = 64
 	defaultFailureThreshold = 5
 	defaultOpenDuration     = time.Second
 	defaultMaxValueSize     = 64 * 1024
@@ -53,19 +56,22 @@ func createDefaultConfig() component.Config {
 		},
 		Cache: CacheConfig{
 			MaxEntries:   defaultCacheMaxEntries,
+			MaxBytes:     defaultCacheMaxBytes,
 			TTL:          defaultCacheTTL,
 			NegativeTTL:  defaultNegativeTTL,
 			RefreshAfter: defaultRefreshAfter,
 			MaxStale:     defaultMaxStale,
 		},
-		Timeout:      defaultTimeout,
-		FetchTimeout: defaultFetchTimeout,
-		OnMiss:       OnMissWait,
+		Timeout:          defaultTimeout,
+		FetchTimeout:     defaultFetchTimeout,
+		MaxInflightLoads: defaultMaxInflightLoads,
+		OnMiss:           OnMissWait,
 		CircuitBreaker: CircuitBreakerConfig{
 			FailureThreshold: defaultFailureThreshold,
 			OpenDuration:     defaultOpenDuration,
 		},
 		MaxValueSize: defaultMaxValueSize,
+		MaxKeySize:   defaultMaxKeySize,
 	}
 }
 

@@ -2,6 +2,7 @@ package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/pro
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -22,6 +23,45 @@ const (
 
 var resultNames = [numResults]string{"hit", "miss", "stale", "error", "negative"}
 
+// errReason says why a lookup ended in resultError (the `reason` attribute), so
+// that a slow store can be told from a broken one.
+type errReason uint8
+
+const (
+	reasonTimeout     errReason = iota // not back within timeout (or fetch_timeout)
+	reasonStoreError                   // the store call failed
+	reasonCircuitOpen                  // the circuit is open: no call made
+	reasonBadValue                     // the value is unusable (invalid_values says why)
+	reasonNoSlot                       // max_inflight_loads loads in flight
+	reasonKeyTooLarge                  // the key is over max_key_size
+	reasonClosing                      // the processor is shutting down
+	reasonCanceled                     // the caller's context ended first
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"timeout", "store_error", "circuit_open", "bad_value", "no_slot", "key_too_large", "closing", "canceled"}
+
+// outcomeReasons maps the Fetch outcomes that are errors to their reason.
+var outcomeReasons = map[localcache.Outcome]errReason{
+	localcache.Refused:  reasonCircuitOpen,
+	localcache.Closing:  reasonClosing,
+	localcache.TimedOut: reasonTimeout,
+	localcache.Canceled: reasonCanceled,
+	localcache.NoSlot:   reasonNoSlot,
+}
+
+// loadErrReason is the reason of a failed load.
+func loadErrReason(err error) errReason {
+	switch {
+	case errors.Is(err, localcache.ErrCircuitOpen):
+		return reasonCircuitOpen
+	case errors.Is(err, context.DeadlineExceeded):
+		return reasonTimeout
+	default:
+		return reasonStoreError
+	}
+}
+
 type cacheEntry = localcache.Entry[*decoded]
 
 // pendingRec is a record whose key was not in the local cache.
@@ -37,6 +77,13 @@ type batchState struct {
 	keyBuf  []byte
 	pending []pendingRec
 	counts  [numResults]int64
+	errs    [numReasons]int64 // resultError by reason
+}
+
+// fail counts n lookups ending in resultError for reason.
+func (b *batchState) fail(reason errReason, n int64) {
+	b.counts[resultError] += n
+	b.errs[reason] += n
 }
 
 func (p *kvProcessor) begin() *batchState {
@@ -45,11 +92,19 @@ func (p *kvProcessor) begin() *batchState {
 	return b
 }
 
+// maxPooledKeyBuf: a larger key buffer (grown by a huge attribute value) is not
+// kept in the pool.
+const maxPooledKeyBuf = 64 << 10
+
 func (p *kvProcessor) release(b *batchState) {
+	if cap(b.keyBuf) > maxPooledKeyBuf {
+		b.keyBuf = nil
+	}
 	clear(b.pending)
 	b.pending = b.pending[:0]
 	b.c.Reset()
 	b.counts = [numResults]int64{}
+	b.errs = [numReasons]int64{}
 	p.batches.Put(b)
 }
 
@@ -77,6 +132,9 @@ func (p *kvProcessor) lookupOne(b *batchState, l *lookup, attrs pcommon.Map, tid
 	case localcache.Missing:
 		p.addPending(b, l, attrs, key)
 		return
+	case localcache.KeyTooLarge: // not looked up: passes un-enriched
+		b.fail(reasonKeyTooLarge, 1)
+		return
 	case localcache.Stale:
 		res = resultStale
 	}
@@ -98,7 +156,7 @@ func (p *kvProcessor) serve(b *batchState, l *lookup, attrs pcommon.Map, key str
 	}
 	ops, bad := p.opsFor(e, l, key)
 	if bad != badNone {
-		b.counts[resultError]++
+		b.fail(reasonBadValue, 1)
 		return
 	}
 	b.counts[res]++
@@ -149,7 +207,7 @@ func (p *kvProcessor) finish(ctx context.Context, b *batchState) {
 	if len(b.pending) > 0 {
 		p.resolveMissing(ctx, b)
 	}
-	p.tel.lookups(ctx, &b.counts)
+	p.tel.lookups(ctx, &b.counts, &b.errs)
 }
 
 // resolveMissing fetches the batch's missing keys, waiting at most `timeout`
@@ -165,8 +223,8 @@ func (p *kvProcessor) resolveMissing(ctx context.Context, b *batchState) {
 	case localcache.Started:
 		b.counts[resultMiss] += int64(len(b.pending))
 		return
-	default: // refused, closing, timed out, canceled
-		b.counts[resultError] += int64(len(b.pending))
+	default: // refused, closing, timed out, canceled, no load slot
+		b.fail(outcomeReasons[outcome], int64(len(b.pending)))
 		return
 	}
 	for i := range b.pending {
@@ -185,7 +243,7 @@ func (p *kvProcessor) resolveMissing(ctx context.Context, b *batchState) {
 				pr.l.apply(pr.attrs, pr.l.defaultOps)
 			}
 		default:
-			b.counts[resultError]++
+			b.fail(loadErrReason(err), 1)
 		}
 	}
 }

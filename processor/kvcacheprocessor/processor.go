@@ -41,11 +41,12 @@ type kvProcessor struct {
 }
 
 func newKVProcessor(set processor.Settings, cfg *Config) (*kvProcessor, error) {
-	tel, err := newTelemetry(set.TelemetrySettings, cfg.CircuitBreaker.OpenDuration)
+	tset := sharedTelemetrySettings(set.TelemetrySettings) // shared by the pipelines
+	tel, err := newTelemetry(tset, cfg.CircuitBreaker.OpenDuration)
 	if err != nil {
 		return nil, err
 	}
-	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: set.TelemetrySettings, rule: compileRules(cfg)}
+	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: tset, rule: compileRules(cfg)}
 	p.batches.New = func() any { return new(batchState) }
 	return p, nil
 }
@@ -74,6 +75,7 @@ func (p *kvProcessor) doStart(ctx context.Context, host component.Host) error {
 	}
 	p.store = store
 	p.tel.circuitState(ctx, localcache.CircuitClosed)
+	p.tel.tb.ProcessorKvcacheWriteCircuitState.Record(ctx, int64(localcache.CircuitClosed))
 	nLookups := len(p.rule.lookups)
 	p.cache, err = localcache.New(p.cacheConfig(), localcache.Settings[*decoded]{
 		Store:   store,
@@ -95,7 +97,9 @@ func (p *kvProcessor) cacheConfig() localcache.Config {
 		RefreshAfter:     c.Cache.RefreshAfter,
 		MaxStale:         c.Cache.MaxStale,
 		FetchTimeout:     c.FetchTimeout,
+		MaxInflightLoads: c.MaxInflightLoads,
 		MaxValueSize:     c.MaxValueSize,
+		MaxKeySize:       c.MaxKeySize,
 		FailureThreshold: c.CircuitBreaker.FailureThreshold,
 		OpenDuration:     c.CircuitBreaker.OpenDuration,
 	}

@@ -3,13 +3,16 @@ package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/pro
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
@@ -25,13 +28,51 @@ type telemetry struct {
 	openFor     time.Duration
 	logLimiter  *rate.Limiter
 	optsResult  [numResults]metric.AddOption
+	optsError   [numReasons]metric.AddOption   // result=error, by reason
 	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
 	optsKeys    [2]metric.RecordOption         // [op]
-	optsDropped [3]metric.AddOption            // [localcache.DropReason]
+	optsKeysAdd [2]metric.AddOption            // [op]
+	optsDropped [localcache.NumDropReasons]metric.AddOption
 	optsInvalid map[badKind]metric.AddOption
+	// readOpen, writeOpen: the circuits that are open, for the component status.
+	readOpen, writeOpen atomic.Bool
 }
 
 var _ localcache.Hooks = (*telemetry)(nil)
+
+// Attributes the collector gives each pipeline's component telemetry (as
+// instrumentation scope attributes of its meter, and logger fields). One runtime
+// serves the traces, metrics and logs pipelines of a configuration, so these would
+// name whichever pipeline came first: they are dropped from its telemetry.
+const (
+	attrPipelineID = "otelcol.pipeline.id"
+	attrSignal     = "otelcol.signal"
+)
+
+// attrDropper is what the collector's telemetry providers and logger core
+// implement to drop the attributes they inject (service's componentattribute; the
+// interface is not exported, so it is matched by its method).
+type attrDropper[T any] interface {
+	DropInjectedAttributes(droppedAttrs ...string) T
+}
+
+// sharedTelemetrySettings is ts without the per-pipeline attributes.
+func sharedTelemetrySettings(ts component.TelemetrySettings) component.TelemetrySettings {
+	drop := []string{attrPipelineID, attrSignal}
+	ts.Logger = ts.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		if d, ok := c.(attrDropper[zapcore.Core]); ok {
+			return d.DropInjectedAttributes(drop...)
+		}
+		return c
+	}))
+	if d, ok := ts.MeterProvider.(attrDropper[metric.MeterProvider]); ok {
+		ts.MeterProvider = d.DropInjectedAttributes(drop...)
+	}
+	if d, ok := ts.TracerProvider.(attrDropper[trace.TracerProvider]); ok {
+		ts.TracerProvider = d.DropInjectedAttributes(drop...)
+	}
+	return ts
+}
 
 func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*telemetry, error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
@@ -49,11 +90,16 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 	for r := range numResults {
 		t.optsResult[r] = attrs("result", resultNames[r])
 	}
+	for r := range numReasons {
+		t.optsError[r] = attrs("result", resultNames[resultError], "reason", reasonNames[r])
+	}
 	for op, name := range [2]string{localcache.OpGet: "get", localcache.OpSet: "set"} {
 		t.optsCall[op] = [2]metric.MeasurementOption{attrs("operation", name, "outcome", "success"), attrs("operation", name, "outcome", "failure")}
 		t.optsKeys[op] = attrs("operation", name)
+		t.optsKeysAdd[op] = attrs("operation", name)
 	}
-	for r, name := range [3]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open", localcache.DropStoreError: "store_error"} {
+	for r, name := range [localcache.NumDropReasons]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open",
+		localcache.DropStoreError: "store_error", localcache.DropTooLarge: "too_large", localcache.DropShutdown: "shutdown"} {
 		t.optsDropped[r] = attrs("reason", name)
 	}
 	t.optsInvalid = map[badKind]metric.AddOption{}
@@ -63,11 +109,19 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 	return t, nil
 }
 
-// lookups counts one batch's lookups by result.
-func (t *telemetry) lookups(ctx context.Context, counts *[numResults]int64) {
+// lookups counts one batch's lookups by result, errors by reason.
+func (t *telemetry) lookups(ctx context.Context, counts *[numResults]int64, errs *[numReasons]int64) {
 	for r := range numResults {
-		if n := counts[r]; n > 0 {
+		if n := counts[r]; n > 0 && r != resultError {
 			t.tb.ProcessorKvcacheLookups.Add(ctx, n, t.optsResult[r])
+		}
+	}
+	if counts[resultError] == 0 {
+		return
+	}
+	for r := range numReasons {
+		if n := errs[r]; n > 0 {
+			t.tb.ProcessorKvcacheLookups.Add(ctx, n, t.optsError[r])
 		}
 	}
 }
@@ -95,19 +149,56 @@ func (t *telemetry) StoreCall(ctx context.Context, op localcache.Op, keys int, e
 	t.tb.ProcessorKvcacheStoreKeys.Record(ctx, int64(keys), t.optsKeys[op])
 }
 
+// circuitTexts are what is logged and reported when a circuit changes.
+type circuitTexts struct {
+	opened, closed, halfOpen, status string
+}
+
+var (
+	readCircuit = circuitTexts{
+		opened:   "kvcache store circuit opened: records pass un-enriched (or with stale values) until a probe succeeds",
+		closed:   "kvcache store circuit closed: store reachable again",
+		halfOpen: "kvcache store circuit half-open: probing",
+		status:   "kvcache store unavailable, circuit open",
+	}
+	writeCircuit = circuitTexts{
+		opened:   "kvcache store write circuit opened: writes are dropped (lookups go on) until a probe succeeds",
+		closed:   "kvcache store write circuit closed: writes accepted again",
+		halfOpen: "kvcache store write circuit half-open: probing",
+		status:   "kvcache store refuses writes, write circuit open",
+	}
+)
+
 func (t *telemetry) CircuitChanged(state localcache.CircuitState, cause error) {
 	t.circuitState(context.Background(), state)
+	t.circuitChanged(&readCircuit, &t.readOpen, state, cause)
+}
+
+func (t *telemetry) WriteCircuitChanged(state localcache.CircuitState, cause error) {
+	t.tb.ProcessorKvcacheWriteCircuitState.Record(context.Background(), int64(state))
+	t.circuitChanged(&writeCircuit, &t.writeOpen, state, cause)
+}
+
+// circuitChanged logs a circuit's new state and reports the component status:
+// a recoverable error while either circuit is open, OK once neither is.
+func (t *telemetry) circuitChanged(txt *circuitTexts, open *atomic.Bool, state localcache.CircuitState, cause error) {
+	open.Store(state == localcache.CircuitOpen)
 	switch state {
 	case localcache.CircuitOpen:
-		t.logger.Warn("kvcache store circuit opened: records pass un-enriched (or with stale values) until a probe succeeds",
-			zap.Error(cause), zap.Duration("probe_interval", t.openFor))
-		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(
-			fmt.Errorf("kvcache store unavailable, circuit open: %w", cause)))
+		t.logger.Warn(txt.opened, zap.Error(cause), zap.Duration("probe_interval", t.openFor))
+		componentstatus.ReportStatus(t.host, componentstatus.NewRecoverableErrorEvent(fmt.Errorf("%s: %w", txt.status, cause)))
 	case localcache.CircuitClosed:
-		t.logger.Info("kvcache store circuit closed: store reachable again")
-		componentstatus.ReportStatus(t.host, componentstatus.NewEvent(componentstatus.StatusOK))
+		t.logger.Info(txt.closed)
+		t.reportRecovered()
 	case localcache.CircuitHalfOpen:
-		t.logger.Debug("kvcache store circuit half-open: probing")
+		t.logger.Debug(txt.halfOpen)
+	}
+}
+
+// reportRecovered reports StatusOK once neither circuit is open.
+func (t *telemetry) reportRecovered() {
+	if !t.readOpen.Load() && !t.writeOpen.Load() {
+		componentstatus.ReportStatus(t.host, componentstatus.NewEvent(componentstatus.StatusOK))
 	}
 }
 
@@ -123,4 +214,8 @@ func (t *telemetry) WritesQueued(ctx context.Context, n int64) {
 
 func (t *telemetry) WritesDropped(ctx context.Context, reason localcache.DropReason, n int64) {
 	t.tb.ProcessorKvcacheWritesDropped.Add(ctx, n, t.optsDropped[reason])
+}
+
+func (t *telemetry) KeysTooLarge(ctx context.Context, op localcache.Op, n int64) {
+	t.tb.ProcessorKvcacheKeysTooLarge.Add(ctx, n, t.optsKeysAdd[op])
 }

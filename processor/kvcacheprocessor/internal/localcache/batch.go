@@ -19,6 +19,8 @@ type Batch[M any] struct {
 	refresh     []string
 	queued      int64
 	dropped     int64
+	tooLarge    int64    // writes of values over MaxValueSize
+	longKeys    [2]int64 // [Op]: keys over MaxKeySize
 }
 
 // seen is a key's answer within a batch.
@@ -39,7 +41,8 @@ func (b *Batch[M]) Reset() {
 	clear(b.missing)
 	b.missingKeys = nil // owned by the fetch goroutine
 	b.refresh = nil     // owned by otter
-	b.queued, b.dropped = 0, 0
+	b.queued, b.dropped, b.tooLarge = 0, 0, 0
+	b.longKeys = [2]int64{}
 }
 
 // Miss adds key to the batch's missing keys and returns the batch's own copy of
@@ -61,7 +64,7 @@ func (b *Batch[M]) Miss(key string) string {
 // open) and reports its writes.
 func (c *Cache[M]) Finish(ctx context.Context, b *Batch[M]) {
 	if len(b.refresh) > 0 {
-		if !c.breaker.blocked() {
+		if !c.breaker.blocked() && !c.slotsFull() {
 			c.otter.BulkRefresh(c.bgCtx, b.refresh, c.loader)
 		}
 		b.refresh = nil
@@ -71,6 +74,14 @@ func (c *Cache[M]) Finish(ctx context.Context, b *Batch[M]) {
 	}
 	if b.dropped > 0 {
 		c.hooks.WritesDropped(ctx, DropQueueFull, b.dropped)
+	}
+	if b.tooLarge > 0 {
+		c.hooks.WritesDropped(ctx, DropTooLarge, b.tooLarge)
+	}
+	for op, n := range b.longKeys {
+		if n > 0 {
+			c.hooks.KeysTooLarge(ctx, Op(op), n)
+		}
 	}
 }
 
@@ -93,6 +104,8 @@ const (
 	TimedOut
 	// Canceled: the caller's context ended first.
 	Canceled
+	// NoSlot: Config.MaxInflightLoads loads are in flight; no store call was made.
+	NoSlot
 )
 
 type fetchResult[M any] struct {
@@ -102,21 +115,27 @@ type fetchResult[M any] struct {
 
 // Fetch loads the batch's missing keys in one bulk load (otter merges the keys
 // that other batches are loading into their loads) on a goroutine of its own,
-// bounded by fetch_timeout, and waits for it at most wait (0: not at all).
+// bounded by fetch_timeout and by MaxInflightLoads, and waits for it at most wait
+// (0: not at all).
 func (c *Cache[M]) Fetch(ctx context.Context, b *Batch[M], wait time.Duration) (map[string]*Entry[M], Outcome, error) {
 	if c.breaker.blocked() {
 		return nil, Refused, nil
+	}
+	if !c.acquireSlot() {
+		return nil, NoSlot, nil
 	}
 	keys := b.missingKeys
 	b.missingKeys = nil
 	ch := make(chan fetchResult[M], 1)
 	started := c.goTracked(func() {
+		defer c.releaseSlot()
 		fctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.FetchTimeout)
 		defer cancel()
 		entries, err := c.otter.BulkGet(fctx, keys, c.loader)
 		ch <- fetchResult[M]{entries: entries, err: err}
 	})
 	if !started {
+		c.releaseSlot()
 		return nil, Closing, nil
 	}
 	if wait <= 0 {

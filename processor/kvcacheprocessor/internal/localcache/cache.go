@@ -19,14 +19,23 @@ import (
 // Config is the behaviour of a Cache (the processor's cache, fetch_timeout,
 // circuit_breaker, write_queue and max_value_size settings).
 type Config struct {
-	// MaxEntries bounds the number of entries (used when MaxBytes is 0).
+	// MaxEntries bounds the number of entries; 0 leaves only MaxBytes.
 	MaxEntries int
-	// MaxBytes, when not 0, bounds the approximate size of keys and values instead.
+	// MaxBytes, when not 0, bounds the approximate memory of the entries: key,
+	// value and a per-entry overhead (see weight). With MaxEntries too, both hold.
 	MaxBytes int64
+	// MaxKeySize: longer keys are neither looked up nor written (KeyTooLarge,
+	// counted); 0 means no limit. It keeps a hostile attribute value from being
+	// copied, cached and sent to the store.
+	MaxKeySize int
 	// TTL, NegativeTTL, RefreshAfter and MaxStale: see the package doc.
 	TTL, NegativeTTL, RefreshAfter, MaxStale time.Duration
 	// FetchTimeout bounds every store call.
 	FetchTimeout time.Duration
+	// MaxInflightLoads bounds the loads (misses and reloads) in flight, each on a
+	// goroutine of its own; a miss that finds no free slot is not loaded (NoSlot)
+	// and a reload is left for a later hit. 0 means no limit.
+	MaxInflightLoads int
 	// MaxValueSize: larger values are kept as TooLarge entries; 0 means no limit.
 	MaxValueSize int
 	// FailureThreshold consecutive failures open the circuit for OpenDuration;
@@ -59,6 +68,12 @@ const (
 	DropQueueFull DropReason = iota
 	DropCircuitOpen
 	DropStoreError
+	// DropTooLarge: the value is larger than MaxValueSize; every collector would
+	// skip it when reading it back, so it is neither queued nor cached.
+	DropTooLarge
+	// DropShutdown: Close's context ended before the write was sent.
+	DropShutdown
+	NumDropReasons // the number of reasons
 )
 
 // Hooks receive what the cache does; the processor turns it into telemetry, logs
@@ -66,8 +81,13 @@ const (
 type Hooks interface {
 	// StoreCall reports one round trip to the store.
 	StoreCall(ctx context.Context, op Op, keys int, elapsed time.Duration, err error)
-	// CircuitChanged reports a new breaker state and, when it opened, why.
+	// CircuitChanged reports a new state of the read breaker (lookups and
+	// reloads) and, when it opened, why.
 	CircuitChanged(state CircuitState, cause error)
+	// WriteCircuitChanged reports a new state of the write breaker: writes have a
+	// breaker of their own, so that a store that refuses writes (a read-only user,
+	// a replica) does not stop lookups.
+	WriteCircuitChanged(state CircuitState, cause error)
 	// Invalidated reports one invalidation notification from the store.
 	Invalidated()
 	// ValueTooLarge reports a value over MaxValueSize (its key, never its value).
@@ -75,6 +95,9 @@ type Hooks interface {
 	// WritesQueued and WritesDropped count writes accepted and refused.
 	WritesQueued(ctx context.Context, n int64)
 	WritesDropped(ctx context.Context, reason DropReason, n int64)
+	// KeysTooLarge counts the lookups (OpGet) and writes (OpSet) of one batch
+	// skipped because their key is longer than MaxKeySize.
+	KeysTooLarge(ctx context.Context, op Op, n int64)
 }
 
 // Clock returns nanoseconds; tests pass a fake one that is then also otter's
@@ -105,11 +128,17 @@ type Cache[M any] struct {
 	newMemo func() M
 
 	ttl, negTTL, refreshAfter, maxStale, fetchTimeout int64
+	// minWeight is the weight of the smallest entry when both MaxBytes and
+	// MaxEntries are set, so that MaxEntries entries fill MaxBytes.
+	minWeight uint32
 
 	otter   *otter.Cache[string, *Entry[M]]
 	loader  bulkLoader[M]
-	breaker *breaker
-	writer  *writer
+	breaker *breaker // reads
+	wbreak  *breaker // writes
+	// slots holds one token per load in flight (nil: no limit).
+	slots  chan struct{}
+	writer *writer
 
 	// inval is the last "everything changed" notification: entries loaded before
 	// it (a lower generation) are soft-invalid.
@@ -150,9 +179,14 @@ func New[M any](cfg Config, set Settings[M]) (*Cache[M], error) {
 		c.now = set.Clock.NowNano
 	}
 	c.inval.Store(&invalidation{})
+	if cfg.MaxInflightLoads > 0 {
+		c.slots = make(chan struct{}, cfg.MaxInflightLoads)
+	}
 	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
 	c.breaker = newBreaker(cfg.FailureThreshold, cfg.OpenDuration,
 		func() time.Time { return time.Unix(0, c.now()) }, set.Hooks.CircuitChanged)
+	c.wbreak = newBreaker(cfg.FailureThreshold, cfg.OpenDuration,
+		func() time.Time { return time.Unix(0, c.now()) }, set.Hooks.WriteCircuitChanged)
 	o := &otter.Options[string, *Entry[M]]{
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *Entry[M]]) time.Duration {
 			return time.Duration(c.hardTTL(e.Value))
@@ -168,7 +202,10 @@ func New[M any](cfg Config, set Settings[M]) (*Cache[M], error) {
 	}
 	if cfg.MaxBytes > 0 {
 		o.MaximumWeight = uint64(cfg.MaxBytes)
-		o.Weigher = func(k string, v *Entry[M]) uint32 { return v.weight(k) }
+		if cfg.MaxEntries > 0 {
+			c.minWeight = uint32(min((cfg.MaxBytes+int64(cfg.MaxEntries)-1)/int64(cfg.MaxEntries), math.MaxUint32))
+		}
+		o.Weigher = func(k string, v *Entry[M]) uint32 { return max(v.weight(k), c.minWeight) }
 	} else {
 		o.MaximumSize = cfg.MaxEntries
 	}
@@ -238,6 +275,9 @@ const (
 	// Missing: no entry, or one that was dropped because it is soft-invalid and not
 	// servable: load the key (Batch.Miss).
 	Missing
+	// KeyTooLarge: the key is longer than Config.MaxKeySize; it was not looked up
+	// and must not be loaded (counted by Finish).
+	KeyTooLarge
 )
 
 // Lookup returns the entry of key and what a record gets from it, judged by the
@@ -248,6 +288,10 @@ const (
 func (c *Cache[M]) Lookup(b *Batch[M], key string, stable bool) (*Entry[M], State) {
 	if s, ok := b.seen[key]; ok {
 		return s.e, s.st
+	}
+	if c.keyTooLarge(key) {
+		b.longKeys[OpGet]++
+		return nil, KeyTooLarge
 	}
 	e := c.Get(key)
 	st := Missing
@@ -283,6 +327,11 @@ func (c *Cache[M]) check(b *Batch[M], key string, e *Entry[M]) State {
 		st = Stale
 	}
 	return st
+}
+
+// keyTooLarge reports whether key is over Config.MaxKeySize.
+func (c *Cache[M]) keyTooLarge(key string) bool {
+	return c.cfg.MaxKeySize > 0 && len(key) > c.cfg.MaxKeySize
 }
 
 // drop removes key from the local cache if it still holds e.
@@ -327,9 +376,18 @@ func (c *Cache[M]) Invalidate(keys []string) {
 
 // Write stores value under key with ttl (0: the store's default): in the local
 // cache at once, in the store through the write queue, unless the local cache
-// shows the store already has it (and its TTL is not close to running out).
+// shows the store already has it (and its TTL is not close to running out). A
+// key over MaxKeySize or a value over MaxValueSize is skipped (counted by Finish).
 // Config.WriteQueue.Size must be positive.
 func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
+	if c.keyTooLarge(key) {
+		b.longKeys[OpSet]++
+		return
+	}
+	if limit := c.cfg.MaxValueSize; limit > 0 && len(value) > limit {
+		b.tooLarge++
+		return
+	}
 	wttl := int64(ttl)
 	if e := c.Get(key); e != nil && !e.negative && !e.tooLarge && e.raw == value &&
 		(wttl == 0 || b.now-e.loadedAt < wttl/2) {
@@ -381,23 +439,55 @@ func (c *Cache[M]) goTracked(fn func()) bool {
 	return true
 }
 
-// errCircuitOpen is returned instead of calling a store whose circuit is open.
-var errCircuitOpen = errors.New("kvcache store circuit breaker is open")
+// ErrCircuitOpen is returned instead of calling a store whose circuit is open.
+var ErrCircuitOpen = errors.New("kvcache store circuit breaker is open")
 
 // bulkLoader is otter's loader: one store Get for all the keys it is given.
 type bulkLoader[M any] struct{ c *Cache[M] }
 
+// BulkLoad runs on Fetch's goroutine, which holds a load slot.
 func (l bulkLoader[M]) BulkLoad(ctx context.Context, keys []string) (map[string]*Entry[M], error) {
 	return l.c.load(ctx, keys)
 }
 
+// BulkReload runs on a goroutine of otter's (execute): it takes a load slot of its
+// own, or gives up (the claim is retried after fetch_timeout).
 func (l bulkLoader[M]) BulkReload(ctx context.Context, keys []string, _ []*Entry[M]) (map[string]*Entry[M], error) {
+	if !l.c.acquireSlot() {
+		return nil, errNoSlot
+	}
+	defer l.c.releaseSlot()
 	return l.c.load(ctx, keys)
 }
 
+// errNoSlot: MaxInflightLoads loads are in flight.
+var errNoSlot = errors.New("kvcache: too many store loads in flight")
+
+// acquireSlot takes a load slot without waiting; false when none is free.
+func (c *Cache[M]) acquireSlot() bool {
+	if c.slots == nil {
+		return true
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Cache[M]) releaseSlot() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// slotsFull reports that no load slot is free now.
+func (c *Cache[M]) slotsFull() bool { return c.slots != nil && len(c.slots) == cap(c.slots) }
+
 func (c *Cache[M]) load(ctx context.Context, keys []string) (map[string]*Entry[M], error) {
 	if !c.breaker.allow() {
-		return nil, errCircuitOpen
+		return nil, ErrCircuitOpen
 	}
 	// Reloads come with a context that is never cancelled: bound every call by
 	// fetch_timeout and by Close.
@@ -412,10 +502,10 @@ func (c *Cache[M]) load(ctx context.Context, keys []string) (map[string]*Entry[M
 	if err == nil && len(res) != len(keys) {
 		err = fmt.Errorf("store returned %d results for %d keys", len(res), len(keys))
 	}
-	c.hooks.StoreCall(context.WithoutCancel(ctx), OpGet, len(keys), time.Since(start), err)
 	if err != nil && c.bgCtx.Err() != nil {
 		return nil, err // closing: says nothing about the store
 	}
+	c.hooks.StoreCall(context.WithoutCancel(ctx), OpGet, len(keys), time.Since(start), err)
 	c.breaker.record(err)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,9 @@ package localcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache/localcachetest"
 )
@@ -23,10 +26,18 @@ type hooks struct {
 	calls    []Op
 	failed   int
 	states   []CircuitState
+	wstates  []CircuitState
 	invals   int
 	tooLarge []string
 	queued   int64
 	dropped  map[DropReason]int64
+	longKeys [2]int64
+}
+
+func (h *hooks) KeysTooLarge(_ context.Context, op Op, n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.longKeys[op] += n
 }
 
 func (h *hooks) StoreCall(_ context.Context, op Op, _ int, _ time.Duration, err error) {
@@ -42,6 +53,12 @@ func (h *hooks) CircuitChanged(s CircuitState, _ error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.states = append(h.states, s)
+}
+
+func (h *hooks) WriteCircuitChanged(s CircuitState, _ error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.wstates = append(h.wstates, s)
 }
 
 func (h *hooks) Invalidated() {
@@ -457,4 +474,87 @@ func TestLookupCopiesUnstableKeys(t *testing.T) {
 	e, st := f.c.Lookup(&b, "a", true)
 	assert.Equal(t, Fresh, st)
 	assert.Equal(t, "A", e.Value())
+}
+
+// enteringStore signals each Set as it starts (then delays it like its
+// MemoryStore).
+type enteringStore struct {
+	*kvcachetest.MemoryStore
+	entered chan struct{}
+}
+
+func (s *enteringStore) Set(ctx context.Context, entries []kvcache.Entry) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	return s.MemoryStore.Set(ctx, entries)
+}
+
+// TestCloseDuringFlush closes the cache while the writer is in a flush that would
+// last fetch_timeout: Close returns at its context's deadline, and the cancelled
+// writes are counted as dropped by shutdown, not as store failures (the circuit
+// stays closed).
+func TestCloseDuringFlush(t *testing.T) {
+	cfg := testConfig()
+	cfg.FailureThreshold = 1
+	cfg.FetchTimeout = 10 * time.Second
+	cfg.WriteQueue = WriteQueue{Size: 10, BatchSize: 1, FlushInterval: time.Millisecond}
+	mem := kvcachetest.NewMemoryStore()
+	mem.SetDelay(time.Minute)
+	store := &enteringStore{MemoryStore: mem, entered: make(chan struct{}, 1)}
+	h := &hooks{}
+	c, err := New(cfg, Settings[*memo]{Store: store, Hooks: h, Logger: zap.NewNop(), Clock: localcachetest.NewClock(),
+		NewMemo: func() *memo { return &memo{} }})
+	require.NoError(t, err)
+	var b Batch[*memo]
+	c.Begin(&b)
+	c.Write(&b, "a", "v", 0)
+	<-store.entered // the writer is in its flush
+	c.Write(&b, "b", "v", 0)
+
+	const deadline = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_ = c.Close(ctx)
+	elapsed := time.Since(start)
+	t.Logf("Close with a %v deadline during a flush took %v", deadline, elapsed)
+	assert.Less(t, elapsed, deadline+time.Second, "Close overran its deadline")
+	require.Eventually(t, func() bool { return h.droppedFor(DropShutdown)() == 2 }, 5*time.Second, time.Millisecond)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	assert.Zero(t, h.failed, "a cancelled call was counted as a store failure")
+	assert.Empty(t, h.states)
+	assert.Empty(t, h.wstates, "shutdown changed the write circuit")
+	assert.Zero(t, h.dropped[DropStoreError])
+}
+
+// TestBothBounds: with max_bytes and max_entries set, both hold, for small
+// entries (max_entries is the tighter) and large ones (max_bytes is).
+func TestBothBounds(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxEntries, cfg.MaxBytes = 10, 64<<10
+	f := newFixture(t, cfg)
+	for i := range 100 {
+		var b Batch[*memo]
+		f.c.Begin(&b)
+		b.Miss(fmt.Sprintf("small-%d", i))
+		_, outcome, err := f.c.Fetch(context.Background(), &b, 5*time.Second)
+		require.Equal(t, Loaded, outcome)
+		require.NoError(t, err)
+	}
+	f.c.otter.CleanUp()
+	assert.LessOrEqual(t, f.c.otter.EstimatedSize(), 10, "max_entries does not hold")
+	big := strings.Repeat("k", 16<<10)
+	for i := range 20 {
+		var b Batch[*memo]
+		f.c.Begin(&b)
+		b.Miss(fmt.Sprintf("%s-%d", big, i))
+		_, _, err := f.c.Fetch(context.Background(), &b, 5*time.Second)
+		require.NoError(t, err)
+	}
+	f.c.otter.CleanUp()
+	assert.LessOrEqual(t, f.c.otter.WeightedSize(), uint64(cfg.MaxBytes), "max_bytes does not hold")
+	assert.LessOrEqual(t, f.c.otter.EstimatedSize(), 10, "max_entries does not hold")
 }

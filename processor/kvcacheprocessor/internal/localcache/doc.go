@@ -39,6 +39,12 @@
 // before it are soft-invalid, so that a store outage (Redis loses its
 // invalidation channel while it is down) does not empty the cache.
 //
+// A key over max_key_size is never an entry: Lookup answers KeyTooLarge and
+// Write skips it, without copying it (a hostile attribute value must not be
+// cached or sent to the store); Write also skips values over max_value_size. The
+// entries are bounded by max_entries and by max_bytes (each weighs its key, twice
+// its value and a fixed overhead).
+//
 // Records are judged batch by batch (Batch): every record of a batch at the
 // batch's time, each key asked of the local cache once per batch, the batch's
 // missing keys fetched together (Fetch) and its claimed reloads started together
@@ -46,9 +52,14 @@
 //
 // # Store calls
 //
-// Every store call goes through the circuit breaker (breaker.go): after
+// Every store call goes through a circuit breaker (breaker.go): after
 // failure_threshold consecutive failures no call is made for open_duration,
-// then one probe is let through. Misses, reloads and writes are bounded by
-// fetch_timeout and cancelled by Close; writes are queued (bounded, never
-// blocking) and sent in batches by one goroutine (writer.go).
+// then one probe is let through. Reads (misses, reloads) and writes have one
+// breaker each: a store that refuses writes only stops the writes. Misses,
+// reloads and writes are bounded by fetch_timeout and cancelled by Close (a call
+// cancelled that way is not a store failure); at most max_inflight_loads misses
+// and reloads are in flight, each on a goroutine of its own (a miss without a
+// slot is NoSlot, a reload waits for a later hit), so that a slow store cannot
+// grow goroutines. Writes are queued (bounded, never blocking) and sent in
+// batches by one goroutine (writer.go).
 package localcache // import "github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"

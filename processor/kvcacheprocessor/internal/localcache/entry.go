@@ -76,9 +76,14 @@ func (c *Cache[M]) hardTTL(e *Entry[M]) int64 {
 	return c.ttl + c.maxStale
 }
 
-// weight is the approximate memory an entry and its key hold, for Config.MaxBytes.
+// entryOverhead approximates what an entry costs besides its key and value: the
+// Entry and its memo, otter's node and its share of otter's hash table.
+const entryOverhead = 256
+
+// weight is the approximate memory an entry and its key hold, for Config.MaxBytes:
+// the value counts twice (as stored and as decoded into the memo).
 func (e *Entry[M]) weight(key string) uint32 {
-	w := 96 + len(key) + 2*len(e.raw)
+	w := entryOverhead + len(key) + 2*len(e.raw)
 	if w > math.MaxUint32 {
 		return math.MaxUint32
 	}

@@ -10,6 +10,9 @@ import (
 // writer sends queued writes to the store in batches, off the telemetry path. The
 // queue is bounded: enqueue never blocks, a full queue drops the write.
 type writer struct {
+	// ctx is the cache's background context: Close cancels it, which ends a flush
+	// in flight and the writer.
+	ctx     context.Context
 	store   kvcache.Store
 	breaker *breaker
 	hooks   Hooks
@@ -22,8 +25,9 @@ type writer struct {
 
 func newWriter[M any](c *Cache[M]) *writer {
 	return &writer{
+		ctx:     c.bgCtx,
 		store:   c.store,
-		breaker: c.breaker,
+		breaker: c.wbreak,
 		hooks:   c.hooks,
 		cfg:     c.cfg.WriteQueue,
 		timeout: c.cfg.FetchTimeout,
@@ -54,12 +58,15 @@ func (w *writer) run() {
 		case e := <-w.queue:
 			buf = append(buf, e)
 			if len(buf) >= size {
-				buf = w.flush(context.Background(), buf)
+				buf = w.flush(w.ctx, buf)
 			}
 		case <-ticker.C:
 			if len(buf) > 0 {
-				buf = w.flush(context.Background(), buf)
+				buf = w.flush(w.ctx, buf)
 			}
+		case <-w.ctx.Done(): // Close gave up waiting (its context ended)
+			w.dropped(len(buf) + len(w.queue))
+			return
 		case ctx := <-w.stopc:
 			// Close: send what is queued, bounded by Close's context.
 			for {
@@ -82,11 +89,14 @@ func (w *writer) run() {
 	}
 }
 
-// stop flushes the queue (bounded by ctx) and stops the writer.
+// stop flushes the queue (bounded by ctx) and stops the writer. It returns when
+// ctx ends even while a flush is in flight: Close then cancels that flush (w.ctx).
 func (w *writer) stop(ctx context.Context) {
 	select {
 	case w.stopc <- ctx:
 	case <-w.done:
+		return
+	case <-ctx.Done():
 		return
 	}
 	select {
@@ -99,21 +109,41 @@ func (w *writer) stop(ctx context.Context) {
 // buf emptied for reuse.
 func (w *writer) flush(ctx context.Context, buf []kvcache.Entry) []kvcache.Entry {
 	entries := dedupeEntries(buf)
-	if !w.breaker.allow() {
-		w.hooks.WritesDropped(ctx, DropCircuitOpen, int64(len(entries)))
+	if ctx.Err() != nil {
+		w.dropped(len(entries))
+		clear(buf)
 		return buf[:0]
 	}
+	if !w.breaker.allow() {
+		w.hooks.WritesDropped(context.WithoutCancel(ctx), DropCircuitOpen, int64(len(entries)))
+		return buf[:0]
+	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	start := time.Now()
 	err := w.store.Set(ctx, entries)
-	w.hooks.StoreCall(context.WithoutCancel(ctx), OpSet, len(entries), time.Since(start), err)
-	w.breaker.record(err)
-	if err != nil {
-		w.hooks.WritesDropped(ctx, DropStoreError, int64(len(entries)))
+	switch {
+	case err != nil && parent.Err() != nil:
+		// Shutdown ended the call: it says nothing about the store (no failure
+		// counted, the breaker untouched).
+		w.dropped(len(entries))
+	default:
+		w.hooks.StoreCall(context.WithoutCancel(ctx), OpSet, len(entries), time.Since(start), err)
+		w.breaker.record(err)
+		if err != nil {
+			w.hooks.WritesDropped(context.WithoutCancel(ctx), DropStoreError, int64(len(entries)))
+		}
 	}
 	clear(buf)
 	return buf[:0]
+}
+
+// dropped counts n writes dropped by shutdown.
+func (w *writer) dropped(n int) {
+	if n > 0 {
+		w.hooks.WritesDropped(context.Background(), DropShutdown, int64(n))
+	}
 }
 
 // dedupeEntries keeps the last entry of each key, in order of last appearance.

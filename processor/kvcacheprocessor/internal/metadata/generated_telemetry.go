@@ -23,18 +23,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	mu                            sync.Mutex
-	registrations                 []metric.Registration
-	ProcessorKvcacheCircuitState  metric.Int64Gauge
-	ProcessorKvcacheInvalidValues metric.Int64Counter
-	ProcessorKvcacheInvalidations metric.Int64Counter
-	ProcessorKvcacheLookups       metric.Int64Counter
-	ProcessorKvcacheStoreDuration metric.Float64Histogram
-	ProcessorKvcacheStoreKeys     metric.Int64Histogram
-	ProcessorKvcacheStoreRequests metric.Int64Counter
-	ProcessorKvcacheWritesDropped metric.Int64Counter
-	ProcessorKvcacheWritesQueued  metric.Int64Counter
+	meter                             metric.Meter
+	mu                                sync.Mutex
+	registrations                     []metric.Registration
+	ProcessorKvcacheCircuitState      metric.Int64Gauge
+	ProcessorKvcacheInvalidValues     metric.Int64Counter
+	ProcessorKvcacheInvalidations     metric.Int64Counter
+	ProcessorKvcacheKeysTooLarge      metric.Int64Counter
+	ProcessorKvcacheLookups           metric.Int64Counter
+	ProcessorKvcacheStoreDuration     metric.Float64Histogram
+	ProcessorKvcacheStoreKeys         metric.Int64Histogram
+	ProcessorKvcacheStoreRequests     metric.Int64Counter
+	ProcessorKvcacheWriteCircuitState metric.Int64Gauge
+	ProcessorKvcacheWritesDropped     metric.Int64Counter
+	ProcessorKvcacheWritesQueued      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -68,7 +70,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ProcessorKvcacheCircuitState, err = builder.meter.Int64Gauge(
 		"otelcol_processor_kvcache_circuit_state",
-		metric.WithDescription("State of the circuit breaker in front of the store: 0 closed, 1 open, 2 half-open (probing). [Alpha]"),
+		metric.WithDescription("State of the circuit breaker in front of the store's reads (lookups and refreshes): 0 closed, 1 open, 2 half-open (probing). [Alpha]"),
 		metric.WithUnit("{state}"),
 	)
 	errs = errors.Join(errs, err)
@@ -84,9 +86,15 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{invalidations}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorKvcacheKeysTooLarge, err = builder.meter.Int64Counter(
+		"otelcol_processor_kvcache_keys_too_large",
+		metric.WithDescription("Keys longer than max_key_size, by operation: get (a lookup of a record, which passes un-enriched) or set (a write, skipped). Such keys are neither cached nor sent to the store. [Alpha]"),
+		metric.WithUnit("{keys}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorKvcacheLookups, err = builder.meter.Int64Counter(
 		"otelcol_processor_kvcache_lookups",
-		metric.WithDescription("Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not in the local cache and not obtained in time: store error, timeout, open circuit, or an unusable value). [Alpha]"),
+		metric.WithDescription("Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not obtained or not usable; the reason attribute says why). [Alpha]"),
 		metric.WithUnit("{lookups}"),
 	)
 	errs = errors.Join(errs, err)
@@ -108,6 +116,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_kvcache_store_requests",
 		metric.WithDescription("Round trips to the store, by operation and outcome. [Alpha]"),
 		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorKvcacheWriteCircuitState, err = builder.meter.Int64Gauge(
+		"otelcol_processor_kvcache_write_circuit_state",
+		metric.WithDescription("State of the circuit breaker in front of the store's writes (separate from the reads' circuit_state, so that refused writes do not stop lookups): 0 closed, 1 open, 2 half-open (probing). [Alpha]"),
+		metric.WithUnit("{state}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorKvcacheWritesDropped, err = builder.meter.Int64Counter(

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 func AssertEqualProcessorKvcacheCircuitState(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_kvcache_circuit_state",
-		Description: "State of the circuit breaker in front of the store: 0 closed, 1 open, 2 half-open (probing). [Alpha]",
+		Description: "State of the circuit breaker in front of the store's reads (lookups and refreshes): 0 closed, 1 open, 2 half-open (probing). [Alpha]",
 		Unit:        "{state}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
@@ -67,10 +67,26 @@ func AssertEqualProcessorKvcacheInvalidations(t *testing.T, tt *componenttest.Te
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualProcessorKvcacheKeysTooLarge(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_kvcache_keys_too_large",
+		Description: "Keys longer than max_key_size, by operation: get (a lookup of a record, which passes un-enriched) or set (a write, skipped). Such keys are neither cached nor sent to the store. [Alpha]",
+		Unit:        "{keys}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_kvcache_keys_too_large")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualProcessorKvcacheLookups(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_kvcache_lookups",
-		Description: "Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not in the local cache and not obtained in time: store error, timeout, open circuit, or an unusable value). [Alpha]",
+		Description: "Lookups of records, by result: hit (fresh in the local cache), stale (served from the local cache after its ttl while it is refreshed or the store is unavailable), miss (not in the local cache, fetched or being fetched), negative (the store has no such key), error (not obtained or not usable; the reason attribute says why). [Alpha]",
 		Unit:        "{lookups}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -125,6 +141,20 @@ func AssertEqualProcessorKvcacheStoreRequests(t *testing.T, tt *componenttest.Te
 		},
 	}
 	got, err := tt.GetMetric("otelcol_processor_kvcache_store_requests")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualProcessorKvcacheWriteCircuitState(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_kvcache_write_circuit_state",
+		Description: "State of the circuit breaker in front of the store's writes (separate from the reads' circuit_state, so that refused writes do not stop lookups): 0 closed, 1 open, 2 half-open (probing). [Alpha]",
+		Unit:        "{state}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_kvcache_write_circuit_state")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -22,10 +22,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorKvcacheCircuitState.Record(context.Background(), 1)
 	tb.ProcessorKvcacheInvalidValues.Add(context.Background(), 1)
 	tb.ProcessorKvcacheInvalidations.Add(context.Background(), 1)
+	tb.ProcessorKvcacheKeysTooLarge.Add(context.Background(), 1)
 	tb.ProcessorKvcacheLookups.Add(context.Background(), 1)
 	tb.ProcessorKvcacheStoreDuration.Record(context.Background(), 1)
 	tb.ProcessorKvcacheStoreKeys.Record(context.Background(), 1)
 	tb.ProcessorKvcacheStoreRequests.Add(context.Background(), 1)
+	tb.ProcessorKvcacheWriteCircuitState.Record(context.Background(), 1)
 	tb.ProcessorKvcacheWritesDropped.Add(context.Background(), 1)
 	tb.ProcessorKvcacheWritesQueued.Add(context.Background(), 1)
 	AssertEqualProcessorKvcacheCircuitState(t, testTel,
@@ -35,6 +37,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheInvalidations(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorKvcacheKeysTooLarge(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheLookups(t, testTel,
@@ -47,6 +52,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.HistogramDataPoint[int64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheStoreRequests(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorKvcacheWriteCircuitState(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorKvcacheWritesDropped(t, testTel,
