@@ -25,6 +25,11 @@ podman=${CONTAINER_TOOL:-podman}
 pkg=otelcol-custom
 version=$(awk '/^[^[:space:]#]/ {in_dist = ($1 == "dist:")} in_dist && $1 == "version:" {print $2; exit}' builder-config.yaml)
 
+if [[ $(id -u) -ne 0 ]]; then
+	echo "package-test: must run as root (it installs and removes the .deb): sudo make package-test" >&2
+	exit 1
+fi
+
 work=$(mktemp -d)
 collector_pid=
 image=

@@ -93,7 +93,7 @@ for platform in $platforms; do
 		(cd "$work" && find "$base" | LC_ALL=C sort | zip -q -X -@ "$root/$out/$base.zip")
 	else
 		tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-			-cf - "$base" | gzip -n -9 >"$out/$base.tar.gz"
+			-cf - "$base" | gzip -n >"$out/$base.tar.gz"
 	fi
 
 	if [[ $os == linux ]]; then
