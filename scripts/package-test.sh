@@ -261,14 +261,19 @@ image=localhost/$pkg:package-test-$$
 "$podman" build -q -f packaging/Containerfile --platform "linux/$native" --build-arg "VERSION=$version" \
 	-t "$image" "$out/image" >/dev/null
 inspect() { "$podman" image inspect --format "$1" "$image"; }
-check "image user" [ "$(inspect '{{.Config.User}}')" = 10001:10001 ]
-check "image entrypoint" [ "$(inspect '{{json .Config.Entrypoint}}')" = '["/otelcol-custom"]' ]
-check "image cmd" [ "$(inspect '{{json .Config.Cmd}}')" = '["--config","/etc/otelcol-custom/config.yaml"]' ]
+expect_inspect() { # expect_inspect <what> <format> <want>
+	local got
+	got=$(inspect "$2")
+	[[ $got == "$3" ]] || fail "image $1 is $got, want $3"
+}
+expect_inspect user '{{.Config.User}}' 10001:10001
+expect_inspect entrypoint '{{json .Config.Entrypoint}}' '["/otelcol-custom"]'
+expect_inspect cmd '{{json .Config.Cmd}}' '["--config","/etc/otelcol-custom/config.yaml"]'
+expect_inspect architecture '{{.Architecture}}' "$native"
 ports=$(inspect '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 for p in 4317/tcp 4318/tcp 13133/tcp; do
 	[[ " $ports" == *" $p "* ]] || fail "image must expose $p (has: $ports)"
 done
-check "image architecture" [ "$(inspect '{{.Architecture}}')" = "$native" ]
 echo "    user 10001:10001, entrypoint, cmd, ports $ports"
 
 rootfs=$work/rootfs
