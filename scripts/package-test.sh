@@ -258,7 +258,7 @@ if ! command -v "$podman" >/dev/null; then
 fi
 step "image: $podman build"
 image=localhost/$pkg:package-test-$$
-"$podman" build -q -f packaging/Containerfile --platform "linux/$native" --build-arg "VERSION=$version" \
+"$podman" build -q --layers=false -f packaging/Containerfile --platform "linux/$native" --build-arg "VERSION=$version" \
 	-t "$image" "$out/image" >/dev/null
 inspect() { "$podman" image inspect --format "$1" "$image"; }
 expect_inspect() { # expect_inspect <what> <format> <want>
