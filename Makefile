@@ -172,13 +172,15 @@ install-release-tools:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-# rpm to inspect the .rpm; podman for the image checks (skipped, saying so, if not installable).
+# rpm to inspect the .rpm, curl for the health check and metrics; podman for the image checks
+# (skipped, saying so, if not installable).
 install-package-test-tools: install-release-tools
-	@command -v rpm >/dev/null || { \
-		echo "installing rpm (apt)"; \
+	@missing=; for t in rpm curl; do command -v $$t >/dev/null || missing+=" $$t"; done; \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing$$missing (apt)"; \
 		$(SUDO) apt-get update -q; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rpm; \
-	}
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 	@command -v podman >/dev/null || { \
 		echo "installing podman (apt)"; \
 		$(SUDO) apt-get update -q || true; \
