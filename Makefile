@@ -164,7 +164,7 @@ install-nfpm:
 
 # zip for the windows archive, file for the cross-compile check, ca-certificates for the image.
 install-release-tools:
-	@missing=; for t in zip:zip file:file; do command -v $${t%%:*} >/dev/null || missing+=" $${t#*:}"; done; \
+	@missing=; for t in zip file; do command -v $$t >/dev/null || missing+=" $$t"; done; \
 	[[ -s /etc/ssl/certs/ca-certificates.crt ]] || missing+=" ca-certificates"; \
 	if [[ -n "$$missing" ]]; then \
 		echo "installing$$missing (apt)"; \
