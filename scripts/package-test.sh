@@ -56,12 +56,14 @@ check() { # check <description> <command...>: fail with the description unless t
 
 # A free TCP port on loopback outside the ephemeral range (racy like any such pick, but
 # other tests use ephemeral ports and a collision only fails this run's start, loudly).
-free_port() {
+picked_ports=" "
+free_port() { # sets $port
 	local p
 	for _ in $(seq 100); do
 		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
+		if [[ $picked_ports != *" $p "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			picked_ports+="$p "
+			port=$p
 			return
 		fi
 	done
@@ -82,7 +84,7 @@ wait_http() {
 
 # Sum of a counter family (all label sets) in the collector's Prometheus metrics.
 metric_sum() {
-	curl -fsS "$1" | awk -v name="$2" '$1 ~ "^" name "({|$)" {s += $NF} END {printf "%d\n", s}'
+	{ curl -fsS "$1" 2>/dev/null || true; } | awk -v name="$2" '$1 ~ "^" name "({|$)" {s += $NF} END {printf "%d\n", s}'
 }
 
 # send_traces <endpoint> <token file> <traces>: telemetrygen over gRPC with the first token
@@ -113,7 +115,11 @@ expect_spans() {
 # <host>; sets $grpc, $health and $metrics.
 ports_config() {
 	local host=$1
-	grpc=$(free_port) http=$(free_port) health=$(free_port) metrics=$(free_port) zpages=$(free_port)
+	free_port; grpc=$port
+	free_port; http=$port
+	free_port; health=$port
+	free_port; metrics=$port
+	free_port; zpages=$port
 	overrides=(
 		"--config=yaml:receivers::otlp::protocols::grpc::endpoint: $host:$grpc"
 		"--config=yaml:receivers::otlp::protocols::http::endpoint: $host:$http"
