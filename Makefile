@@ -10,6 +10,7 @@
 #   make generate   mdatagen for every metadata.yaml, then OCB sources in dist/
 #   make release    static binaries for every platform, archives, deb/rpm, SHA256SUMS in dist/release/
 #   make image      the container image (podman, or docker) from dist/release/image
+#   make package-test  (root) release build for linux/amd64+arm64, then checks the archives, .deb, .rpm, image
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
