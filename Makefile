@@ -153,7 +153,7 @@ NFPM         := $(GOBIN)/nfpm
 RELEASE_DIR       := dist/release
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
 # make test builds the native packages and one cross-compiled binary, not every platform.
-PACKAGE_TEST_PLATFORMS := linux/$(shell $(GO) env GOARCH) linux/arm64
+PACKAGE_TEST_PLATFORMS := $(sort linux/$(shell $(GO) env GOARCH) linux/arm64)
 IMAGE          ?= otelcol-custom
 IMAGE_PLATFORM ?= linux/$(shell $(GO) env GOARCH)
 CONTAINER_TOOL ?= $(shell command -v podman || command -v docker || echo podman)
