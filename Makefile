@@ -9,6 +9,9 @@
 #   make bench-e2e  the built collector under load (ours and a contrib peer), pinned to one CPU
 #   make lint       gofmt + go vet
 #   make generate   go generate (mdatagen for every metadata.yaml), then OCB sources in dist/
+#   make release    static binaries for every platform, archives, deb/rpm, SHA256SUMS in dist/release/
+#   make image      the container image (podman, or docker) from dist/release/image
+#   make package-test  (root) release build for linux/amd64+arm64, then checks the archives, .deb, .rpm, image
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -144,6 +147,7 @@ lint:
 
 # check-dist runs before build: build regenerates dist/ and would hide stale sources.
 test: install-test-tools lint check-generate check-dist build unit bench-smoke e2e bench-e2e-smoke
+test: package-test
 
 unit:
 	$(call timed,unit tests,$(GO) test -race -timeout $(TEST_TIMEOUT) ./... \
@@ -186,3 +190,62 @@ bench-e2e-smoke: build
 	$(E2E_DIR)/benche2e -collector $(BINARY) -rows plain,bearerauth,bearerauth+kvcache -validate-only
 	$(call timed,bench-e2e smoke,$(E2E_DIR)/benche2e -collector $(BINARY) -rows bearerauth+kvcache -rounds 1 \
 		-warmup 500ms -duration 2s)
+
+## --- release: archives, deb/rpm, container image (packaging/, scripts/release.sh) -----------
+# make release RELEASE_PLATFORMS="linux/amd64 windows/amd64"; make image IMAGE_PLATFORM=linux/arm64
+
+NFPM_VERSION := v2.45.2
+NFPM         := $(GOBIN)/nfpm
+
+RELEASE_DIR       := dist/release
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+# make test builds the native packages and one cross-compiled binary, not every platform.
+PACKAGE_TEST_PLATFORMS := $(sort linux/$(shell $(GO) env GOARCH) linux/arm64)
+IMAGE          ?= otelcol-custom
+IMAGE_PLATFORM ?= linux/$(shell $(GO) env GOARCH)
+CONTAINER_TOOL ?= $(shell command -v podman || command -v docker || echo podman)
+RELEASE_VERSION = $(shell awk '/^[^[:space:]\#]/ {d = ($$1 == "dist:")} d && $$1 == "version:" {print $$2; exit}' builder-config.yaml)
+
+.PHONY: install-nfpm install-release-tools install-package-test-tools release image package-test
+install-nfpm:
+	$(call go-install,$(NFPM),github.com/goreleaser/nfpm/v2/cmd/nfpm,$(NFPM_VERSION))
+
+# zip for the windows archive, file for the cross-compile check, ca-certificates for the image.
+install-release-tools:
+	@missing=; for t in zip file; do command -v $$t >/dev/null || missing+=" $$t"; done; \
+	[[ -s /etc/ssl/certs/ca-certificates.crt ]] || missing+=" ca-certificates"; \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing$$missing (apt)"; \
+		$(SUDO) apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# rpm to inspect the .rpm, curl for the health check and metrics; podman for the image checks
+# (skipped, saying so, if not installable).
+install-package-test-tools: install-release-tools
+	@missing=; for t in rpm curl; do command -v $$t >/dev/null || missing+=" $$t"; done; \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing$$missing (apt)"; \
+		$(SUDO) apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@command -v podman >/dev/null || { \
+		echo "installing podman (apt)"; \
+		$(SUDO) apt-get update -q || true; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends podman \
+			|| echo "podman is not installable: make package-test will skip the image checks"; \
+	}
+
+release: install-builder install-nfpm install-release-tools
+	$(call timed,release,BUILDER=$(BUILDER) NFPM=$(NFPM) PLATFORMS="$(RELEASE_PLATFORMS)" OUT=$(RELEASE_DIR) ./scripts/release.sh)
+
+# Builds from what `make release` staged (run it first); no registry is needed (FROM scratch).
+image:
+	@[[ -d $(RELEASE_DIR)/image/$(IMAGE_PLATFORM) ]] || { echo "no $(IMAGE_PLATFORM) binary in $(RELEASE_DIR)/image: run make release"; exit 1; }
+	$(CONTAINER_TOOL) build -f packaging/Containerfile --platform $(IMAGE_PLATFORM) \
+		--build-arg VERSION=$(RELEASE_VERSION) -t $(IMAGE):$(RELEASE_VERSION) $(RELEASE_DIR)/image
+
+# Part of make test: release build for PACKAGE_TEST_PLATFORMS, then scripts/package-test.sh.
+package-test: install-builder install-nfpm install-telemetrygen install-package-test-tools
+	$(call timed,package tests,BUILDER=$(BUILDER) NFPM=$(NFPM) PLATFORMS="$(PACKAGE_TEST_PLATFORMS)" OUT=$(RELEASE_DIR) ./scripts/release.sh \
+		&& OUT=$(RELEASE_DIR) TELEMETRYGEN=$(TELEMETRYGEN) CONTAINER_TOOL=podman ./scripts/package-test.sh)
