@@ -22,11 +22,7 @@ const (
 )
 
 func TestLoadConfig(t *testing.T) {
-	withDefaults := func(f func(*Config)) *Config {
-		c := createDefaultConfig().(*Config)
-		f(c)
-		return c
-	}
+	withDefaults := configtest.WithDefaults[Config](createDefaultConfig)
 	server := func(f func(*ServerConfig)) configoptional.Optional[ServerConfig] {
 		s := createDefaultConfig().(*Config).Server.GetOrInsertDefault()
 		f(s)

@@ -61,7 +61,7 @@ func (s *fileSource) Fetch(ctx context.Context) (tokencache.Token, error) {
 		return tokencache.Token{}, err
 	}
 	_ = s.watcher.Sync() // re-establish a missing watch before reading; failure leaves the periodic re-read
-	b, err := readBounded(s.path, maxTokenFileSize)
+	b, err := filewatch.ReadBounded(s.path, maxTokenFileSize)
 	if err != nil {
 		return tokencache.Token{}, fmt.Errorf("token_file: %w", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -74,22 +72,6 @@ func parseTokensFile(content []byte, scheme string) ([]namedToken, error) {
 	return out, nil
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return b, nil
-}
-
 // serverSide owns the accepted token set: the static tokens from the config
 // plus tokens_file, reloaded on change.
 type serverSide struct {
@@ -152,7 +134,7 @@ func (s *serverSide) start(host component.Host) error {
 	// changing), for file systems without change notification.
 	s.watcher = filewatch.New(s.path, s.logger, filewatch.Options{Delay: s.delay, Interval: s.interval})
 	startWatcher(s.watcher, s.path, s.logger)
-	content, err := readBounded(s.path, maxTokensFileSize)
+	content, err := filewatch.ReadBounded(s.path, maxTokensFileSize)
 	if err == nil {
 		err = s.load(content)
 	}
@@ -183,7 +165,7 @@ func (s *serverSide) loop() {
 // read re-reads tokens_file, re-establishing a missing watch first.
 func (s *serverSide) read() ([]byte, [sha256.Size]byte, error) {
 	_ = s.watcher.Sync() // failure leaves the periodic re-read
-	content, err := readBounded(s.path, maxTokensFileSize)
+	content, err := filewatch.ReadBounded(s.path, maxTokensFileSize)
 	if err != nil {
 		return nil, [sha256.Size]byte{}, err
 	}

@@ -18,11 +18,7 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
-	withDefaults := func(f func(*Config)) *Config {
-		c := createDefaultConfig().(*Config)
-		f(c)
-		return c
-	}
+	withDefaults := configtest.WithDefaults[Config](createDefaultConfig)
 	configtest.Run(t, filepath.Join("testdata", "config.yaml"), metadata.Type, NewFactory().CreateDefaultConfig, []configtest.Case{
 		{ID: "defaults", Expected: withDefaults(func(c *Config) {
 			c.Endpoint = "http://cmdb.internal:8080"

@@ -27,6 +27,7 @@ import (
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
 	"github.com/otelcol-custom/otelcol-custom/extension/memkvext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/extension/memkvext/internal/metadatatest"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 const eventually = 5 * time.Second
@@ -392,39 +393,11 @@ func TestDirectStoreInvalidation(t *testing.T) {
 	require.Empty(t, got.get(), "a direct user is not told about its own writes")
 }
 
-// statusHost collects status events.
-type statusHost struct {
-	component.Host
-	mu     sync.Mutex
-	events []*componentstatus.Event
-}
-
-func (h *statusHost) Report(ev *componentstatus.Event) {
-	h.mu.Lock()
-	h.events = append(h.events, ev)
-	h.mu.Unlock()
-}
-
-func (h *statusHost) last() *componentstatus.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.events) == 0 {
-		return nil
-	}
-	return h.events[len(h.events)-1]
-}
-
-func (h *statusHost) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.events)
-}
-
-func waitStatus(t *testing.T, h *statusHost, want componentstatus.Status) *componentstatus.Event {
+func waitStatus(t *testing.T, h *statustest.Host, want componentstatus.Status) *componentstatus.Event {
 	t.Helper()
 	var ev *componentstatus.Event
 	require.Eventually(t, func() bool {
-		ev = h.last()
+		ev = h.Last()
 		return ev != nil && ev.Status() == want
 	}, eventually, 5*time.Millisecond, "status %v", want)
 	return ev
@@ -435,7 +408,7 @@ func TestReloadWriteAndRename(t *testing.T) {
 	cfg := testConfig()
 	cfg.File.Path = filepath.Join(dir, "lookup.json")
 	writeFile(t, cfg.File.Path, `{"k": "v1", "gone": "x"}`)
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	s := newStore(t, cfg, host)
 	var got invalidations
 	s.OnInvalidate(got.fn)
@@ -468,7 +441,7 @@ func TestReloadSymlinkSwap(t *testing.T) {
 
 	cfg := testConfig()
 	cfg.File.Path = filepath.Join(dir, "lookup.csv")
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	s := newStore(t, cfg, host)
 	waitValue(t, s, "k", "v1")
 
@@ -516,10 +489,10 @@ func TestReloadBrokenFileKeepsData(t *testing.T) {
 	set.Logger = zap.New(core)
 	s, err := NewStore(cfg, set)
 	require.NoError(t, err)
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	require.NoError(t, s.Start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
-	require.Zero(t, host.count(), "the initial load reports nothing (Start's result does)")
+	require.Zero(t, len(host.Events()), "the initial load reports nothing (Start's result does)")
 
 	replaceFile(t, cfg.File.Path, "k: s3cr3t\nk: duplicate\n")
 	ev := waitStatus(t, host, componentstatus.StatusRecoverableError)
@@ -528,9 +501,9 @@ func TestReloadBrokenFileKeepsData(t *testing.T) {
 	require.Equal(t, "good", v, "a failed reload keeps the previous data")
 
 	// The file disappears: still the old data, still reported.
-	n := host.count()
+	n := len(host.Events())
 	require.NoError(t, os.Remove(cfg.File.Path))
-	require.Eventually(t, func() bool { return host.count() > n }, eventually, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(host.Events()) > n }, eventually, 5*time.Millisecond)
 	ev = waitStatus(t, host, componentstatus.StatusRecoverableError)
 	require.ErrorIs(t, ev.Err(), os.ErrNotExist)
 	v, _ = getOne(t, s, "k")
@@ -571,7 +544,7 @@ func TestUnrelatedChangesDoNotReload(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	s, err := NewStore(cfg, tel.NewTelemetrySettings())
 	require.NoError(t, err)
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	require.NoError(t, s.Start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, s.Shutdown(context.Background())) })
 	var got invalidations
@@ -625,7 +598,7 @@ func TestReloadBadCSVRowKeepsAllPreviousRows(t *testing.T) {
 	cfg.File.Path = filepath.Join(t.TempDir(), "services.csv")
 	cfg.File.CSV = CSVConfig{KeyColumns: []string{"service", "env"}, Types: map[string]string{"tier": CSVTypeInt}}
 	writeFile(t, cfg.File.Path, "service,env,team,tier\ncheckout,prod,payments,1\ncart,prod,web,2\n")
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	s := newStore(t, cfg, host)
 	v, _ := getOne(t, s, "checkout:prod")
 	require.JSONEq(t, `{"team":"payments","tier":1}`, v)

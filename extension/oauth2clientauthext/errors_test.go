@@ -10,8 +10,6 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +17,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configtls"
@@ -27,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 // tokenEndpoint is a plain-HTTP token endpoint answering every request with
@@ -226,25 +224,6 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	assert.Zero(t, elsewhere.Load(), "the secret was posted to the redirect target")
 }
 
-// statusHost records component status events.
-type statusHost struct {
-	component.Host
-	mu     sync.Mutex
-	events []*componentstatus.Event
-}
-
-func (h *statusHost) Report(e *componentstatus.Event) {
-	h.mu.Lock()
-	h.events = append(h.events, e)
-	h.mu.Unlock()
-}
-
-func (h *statusHost) all() []*componentstatus.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.events)
-}
-
 // TestStatusAndMetrics: a failing then recovering provider is reported once
 // each way (without the secret), and the refresher's metrics carry the
 // outcome of every token request.
@@ -260,7 +239,7 @@ func TestStatusAndMetrics(t *testing.T) {
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	e, err := newExtension(cfg, set)
 	require.NoError(t, err)
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	require.NoError(t, e.Start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
 
@@ -269,8 +248,8 @@ func TestStatusAndMetrics(t *testing.T) {
 	_, err = e.handle.Wait(context.Background())
 	require.NoError(t, err)
 
-	eventually(t, func() bool { return len(host.all()) >= 2 }, "status OK after the recovery")
-	events := host.all()
+	eventually(t, func() bool { return len(host.Events()) >= 2 }, "status OK after the recovery")
+	events := host.Events()
 	require.Len(t, events, 2, "one event per state change, not per retry")
 	assert.Equal(t, componentstatus.StatusRecoverableError, events[0].Status())
 	assert.ErrorContains(t, events[0].Err(), "HTTP 401: invalid_client")

@@ -51,6 +51,17 @@ func CoveredElsewhere(ids ...string) Option {
 	}
 }
 
+// WithDefaults returns a builder of expected configs for the cases: each call
+// starts from a fresh newDefault() and applies edit, so a case states only what
+// differs from the defaults. T is the config's struct type.
+func WithDefaults[T any](newDefault func() component.Config) func(edit func(*T)) *T {
+	return func(edit func(*T)) *T {
+		c := newDefault().(*T)
+		edit(c)
+		return c
+	}
+}
+
 // Run loads path and runs every case as a subtest named after its ID, then fails if an entry of the file
 // has no case.
 func Run(t *testing.T, path string, typ component.Type, newDefault func() component.Config, cases []Case, opts ...Option) {

@@ -110,3 +110,13 @@ func TestChecksCanFailConfig(t *testing.T) {
 	seen["sample/bad_field"] = true
 	assert.Empty(t, failures(func(t testingT) { checkCoverage(t, cm, seen, testdata) }))
 }
+
+func TestWithDefaults(t *testing.T) {
+	withDefaults := WithDefaults[sampleConfig](newDefault)
+	a := withDefaults(func(c *sampleConfig) { c.Password = "p" })
+	assert.Equal(t, &sampleConfig{Name: "default", Password: "p"}, a)
+	// Every call starts from its own default config.
+	b := withDefaults(func(*sampleConfig) {})
+	assert.Equal(t, &sampleConfig{Name: "default"}, b)
+	assert.NotSame(t, a, b)
+}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache/internal/metadatatest"
 )
 
@@ -77,31 +78,9 @@ type notifySource struct {
 
 func (n *notifySource) Changes() <-chan struct{} { return n.ch }
 
-type recordingHost struct {
-	component.Host
-	mu     sync.Mutex
-	events []*componentstatus.Event
-}
-
-func (h *recordingHost) Report(ev *componentstatus.Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.events = append(h.events, ev)
-}
-
-func (h *recordingHost) statuses() []componentstatus.Status {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []componentstatus.Status
-	for _, ev := range h.events {
-		out = append(out, ev.Status())
-	}
-	return out
-}
-
 type fixture struct {
 	r    *Refresher
-	host *recordingHost
+	host *statustest.Host
 	logs *observer.ObservedLogs
 }
 
@@ -134,7 +113,7 @@ func startWith(t *testing.T, src Source, o opts) *fixture {
 	if o.jitter != nil {
 		r.jitter = o.jitter
 	}
-	host := &recordingHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	require.NoError(t, r.Start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 	return &fixture{r: r, host: host, logs: logs}
@@ -623,11 +602,11 @@ func TestShutdownDuringHangingFetch(t *testing.T) {
 		})
 		r, err := New(src, NewDefaultConfig(), Settings{ID: testID, Telemetry: componenttest.NewNopTelemetrySettings(), Kind: "managed_identity"})
 		require.NoError(t, err)
-		host := &recordingHost{Host: componenttest.NewNopHost()}
+		host := statustest.NewHost()
 		require.NoError(t, r.Start(context.Background(), host))
 		<-entered
 		require.NoError(t, r.Shutdown(context.Background()))
-		assert.Empty(t, host.statuses(), "a canceled fetch is not reported as a failure")
+		assert.Empty(t, host.Statuses(), "a canceled fetch is not reported as a failure")
 		_, err = r.Handle().Wait(context.Background())
 		assert.ErrorContains(t, err, "shut down")
 		require.NoError(t, r.Shutdown(context.Background()), "second Shutdown is a no-op")
@@ -691,10 +670,9 @@ func TestStatusEvents(t *testing.T) {
 		assert.Equal(t, []componentstatus.Status{
 			componentstatus.StatusRecoverableError, componentstatus.StatusOK,
 			componentstatus.StatusRecoverableError, componentstatus.StatusOK,
-		}, f.host.statuses())
-		f.host.mu.Lock()
-		first, third := f.host.events[0].Err(), f.host.events[2].Err()
-		f.host.mu.Unlock()
+		}, f.host.Statuses())
+		events := f.host.Events()
+		first, third := events[0].Err(), events[2].Err()
 		assert.ErrorContains(t, first, "bearerauth/client: file credential fetch failed: e1")
 		assert.ErrorContains(t, third, "e4")
 		assert.Equal(t, 2, f.logs.FilterMessageSnippet("fetch failed;").Len(), "logged once per state change")
