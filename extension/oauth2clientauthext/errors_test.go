@@ -105,7 +105,7 @@ func TestTimeoutAndTLS(t *testing.T) {
 		cfg := baseConfig(f, ca)
 		cfg.ClientSecret = secretOld
 		cfg.Timeout = 200 * time.Millisecond
-		cfg.Refresh.InitialWait = time.Second
+		cfg.Refresh.InitialWait = 10 * time.Second // Wait returns with the first fetch's error; the bound only guards a loaded machine
 		fx := start(t, cfg)
 		_, err := fx.ext.handle.Wait(context.Background())
 		require.ErrorContains(t, err, "timed out after 200ms")
@@ -114,7 +114,7 @@ func TestTimeoutAndTLS(t *testing.T) {
 		cfg := baseConfig(f, ca)
 		cfg.ClientSecret = secretOld
 		cfg.TLS = configtls.ClientConfig{} // system roots do not trust the fake
-		cfg.Refresh.InitialWait = time.Second
+		cfg.Refresh.InitialWait = 10 * time.Second // Wait returns with the first fetch's error; the bound only guards a loaded machine
 		fx := start(t, cfg)
 		_, err := fx.ext.handle.Wait(context.Background())
 		require.ErrorContains(t, err, "certificate")
