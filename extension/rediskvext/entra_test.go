@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -49,10 +51,10 @@ type entraRedis struct {
 	tokens map[string]time.Time // issued token -> expiry (removed from the ACL after it)
 	conns  map[*proxiedConn]struct{}
 
-	issued, authCmds, kills, unauthKills atomic.Int64
-	down                                 atomic.Bool // the token endpoint fails
-	wg                                   sync.WaitGroup
-	stop                                 chan struct{}
+	issued, learned, authCmds, kills, unauthKills atomic.Int64
+	down                                          atomic.Bool // the token endpoint fails
+	wg                                            sync.WaitGroup
+	stop                                          chan struct{}
 }
 
 type proxiedConn struct {
@@ -166,6 +168,9 @@ func (s *entraRedis) forward(pc *proxiedConn) {
 			s.mu.Lock()
 			exp, known := s.tokens[tok]
 			s.mu.Unlock()
+			if !known {
+				exp, known = s.learn(tok)
+			}
 			if known && time.Now().Before(exp) {
 				pc.expiry.Store(exp.UnixNano())
 			}
@@ -174,6 +179,41 @@ func (s *entraRedis) forward(pc *proxiedConn) {
 			return
 		}
 	}
+}
+
+// learn is the service validating an Entra ID token it has not seen (one the
+// real azureidentityauth fetched from fakeentra's token endpoint): signature
+// against fakeentra's keys, audience, expiry and oid; a valid one becomes a
+// password of the oid's ACL user before the AUTH reaches redis-server.
+func (s *entraRedis) learn(raw string) (time.Time, bool) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil || len(tok.Headers) != 1 {
+		return time.Time{}, false
+	}
+	jwks := s.entra.JWKS()
+	keys := jwks.Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 {
+		return time.Time{}, false
+	}
+	var claims jwt.Claims
+	var extra struct {
+		OID string `json:"oid"`
+	}
+	if tok.Claims(keys[0].Key, &claims, &extra) != nil || extra.OID != s.oid || claims.Expiry == nil ||
+		claims.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{"https://redis.azure.com"}, Time: time.Now()}, 0) != nil {
+		return time.Time{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.admin.Do(ctx, s.admin.B().AclSetuser().Username(s.oid).Rule("on", ">"+raw, "~*", "&*", "+@all").Build()).Error() != nil {
+		return time.Time{}, false
+	}
+	exp := claims.Expiry.Time()
+	s.mu.Lock()
+	s.tokens[raw] = exp
+	s.mu.Unlock()
+	s.learned.Add(1)
+	return exp, true
 }
 
 func authToken(args []string) (string, bool) {
