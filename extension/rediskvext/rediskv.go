@@ -77,7 +77,9 @@ func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
 // Start connects to Redis. When Redis cannot be reached (or refuses the
 // credentials) Start still succeeds: the extension reports a recoverable error,
 // keeps trying in the background, and stores return errors until it connects.
-// Only a configuration that cannot work (unreadable TLS files) fails Start.
+// Only a configuration that cannot work (unreadable TLS files, an
+// auth::token_provider that is not a bearer-token provider) fails Start; a
+// provider without a token yet is waited for in the background.
 func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 	e.host = host
 	if id := e.cfg.Auth.TokenProvider; id != nil {
