@@ -119,7 +119,7 @@ func (s *entraRedis) Fetch(ctx context.Context) (tokencache.Token, error) {
 		return tokencache.Token{}, fmt.Errorf("ACL SETUSER: %w", err)
 	}
 	s.mu.Lock()
-	s.tokens[tok] = expiry
+	s.tokens[tok] = time.Unix(expiry.Unix(), 0) // the service enforces the exp claim (whole seconds)
 	s.mu.Unlock()
 	s.issued.Add(1)
 	return tokencache.Token{Value: tok, Expiry: expiry}, nil

@@ -65,13 +65,28 @@ func (a *tokenAuth) credentials(rueidis.AuthCredentialsContext) (rueidis.AuthCre
 	} else if last := a.last.Load(); last == nil || last.Value != tok.Value {
 		a.last.Store(&tok)
 	}
+	claims, jwtErr := readJWT(tok.Value)
 	user := a.username
 	if user == "" {
-		if user, err = oidClaim(tok.Value); err != nil {
-			return rueidis.AuthCredentials{}, fmt.Errorf("the token from %s %w; set auth::username", a.id, err)
+		if jwtErr == nil && claims.OID == "" {
+			jwtErr = errors.New("has no oid claim")
 		}
+		if jwtErr != nil {
+			return rueidis.AuthCredentials{}, fmt.Errorf("the token from %s %w; set auth::username", a.id, jwtErr)
+		}
+		user = claims.OID
 	}
-	return rueidis.AuthCredentials{Username: user, Password: tok.Value, RefreshAfter: reauthAt(now, tok.Expiry)}, nil
+	return rueidis.AuthCredentials{Username: user, Password: tok.Value, RefreshAfter: reauthAt(now, earliest(tok.Expiry, claims.expiry()))}, nil
+}
+
+// earliest returns the earlier of two expiries, zero meaning unknown. The
+// server enforces the JWT's exp claim, which is whole seconds and can be up to
+// a second before the expiry the provider computed from expires_in.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // reauthAt is when a connection authenticated now with a token expiring at
@@ -83,28 +98,36 @@ func reauthAt(now, expiry time.Time) time.Time {
 	return now.Add(max(expiry.Sub(now)/2, reauthFloor))
 }
 
-// oidClaim reads the `oid` claim of a JWT's payload without verifying the
-// signature: the token comes from our own auth extension, and Redis verifies
-// it; the claim only names the ACL user. Hand-written because it is a base64
-// decode and one JSON field, and go-jose's parser would demand an algorithm
-// list for a token we never verify.
-func oidClaim(token string) (string, error) {
+// jwtClaims are the claims rediskv reads from an Entra ID access token.
+type jwtClaims struct {
+	OID string `json:"oid"`
+	Exp int64  `json:"exp"`
+}
+
+func (c jwtClaims) expiry() time.Time {
+	if c.Exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(c.Exp, 0)
+}
+
+// readJWT reads the payload of a JWT without verifying the signature: the
+// token comes from our own auth extension, and Redis verifies it; the claims
+// only name the ACL user (`oid`) and bound the re-AUTH schedule (`exp`).
+// Hand-written because it is a base64 decode and two JSON fields, and
+// go-jose's parser would demand an algorithm list for a token we never verify.
+func readJWT(token string) (jwtClaims, error) {
+	var claims jwtClaims
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return "", errors.New("is not a JWT, so it names no user (no oid claim)")
+		return claims, errors.New("is not a JWT, so it names no user (no oid claim)")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return "", errors.New("has a JWT payload that is not base64url")
-	}
-	var claims struct {
-		OID string `json:"oid"`
+		return claims, errors.New("has a JWT payload that is not base64url")
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", errors.New("has a JWT payload that is not a JSON object")
+		return jwtClaims{}, errors.New("has a JWT payload that is not a JSON object with a string oid and a numeric exp")
 	}
-	if claims.OID == "" {
-		return "", errors.New("has no oid claim")
-	}
-	return claims.OID, nil
+	return claims, nil
 }

@@ -3,6 +3,7 @@ package rediskvext
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,22 +21,34 @@ func jwtWith(payload string) string {
 	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
 }
 
-func TestOIDClaim(t *testing.T) {
-	oid, err := oidClaim(jwtWith(`{"oid":"0de5474f-7bfc-b363-0bb7-498f9e2dfa3c","aud":"https://redis.azure.com"}`))
+func TestReadJWT(t *testing.T) {
+	c, err := readJWT(jwtWith(`{"oid":"0de5474f-7bfc-b363-0bb7-498f9e2dfa3c","aud":"https://redis.azure.com","exp":1796169962}`))
 	require.NoError(t, err)
-	assert.Equal(t, "0de5474f-7bfc-b363-0bb7-498f9e2dfa3c", oid)
+	assert.Equal(t, "0de5474f-7bfc-b363-0bb7-498f9e2dfa3c", c.OID)
+	assert.Equal(t, time.Unix(1796169962, 0), c.expiry())
+	c, err = readJWT(jwtWith(`{"sub":"x"}`))
+	require.NoError(t, err)
+	assert.Empty(t, c.OID)
+	assert.True(t, c.expiry().IsZero())
 	for tok, want := range map[string]string{
 		"opaque-token":           "is not a JWT, so it names no user (no oid claim)",
 		"a.b.c.d":                "is not a JWT, so it names no user (no oid claim)",
 		"a.!!!.c":                "has a JWT payload that is not base64url",
-		jwtWith(`[1]`):           "has a JWT payload that is not a JSON object",
-		jwtWith(`{"sub":"x"}`):   "has no oid claim",
-		jwtWith(`{"oid":""}`):    "has no oid claim",
-		jwtWith(`{"oid":12345}`): "has a JWT payload that is not a JSON object",
+		jwtWith(`[1]`):           "has a JWT payload that is not a JSON object with a string oid and a numeric exp",
+		jwtWith(`{"oid":12345}`): "has a JWT payload that is not a JSON object with a string oid and a numeric exp",
 	} {
-		_, err := oidClaim(tok)
+		_, err := readJWT(tok)
 		assert.EqualError(t, err, want, tok)
 	}
+}
+
+func TestEarliest(t *testing.T) {
+	a, b := time.Unix(100, 0), time.Unix(200, 0)
+	assert.Equal(t, a, earliest(a, b))
+	assert.Equal(t, a, earliest(b, a))
+	assert.Equal(t, a, earliest(time.Time{}, a))
+	assert.Equal(t, a, earliest(a, time.Time{}))
+	assert.True(t, earliest(time.Time{}, time.Time{}).IsZero())
 }
 
 func TestReauthAt(t *testing.T) {
@@ -67,6 +80,16 @@ func TestTokenAuthCredentials(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, rueidis.AuthCredentials{Username: "the-oid", Password: tok, RefreshAfter: now.Add(30 * time.Minute)}, c)
 
+	// The JWT's exp (whole seconds, enforced by the server) wins when earlier
+	// than the provider's expiry.
+	p.tok = bearertoken.Token{Value: jwtWith(fmt.Sprintf(`{"oid":"the-oid","exp":%d}`, now.Add(10*time.Second).Unix())), Expiry: now.Add(time.Hour)}
+	c, err = a.credentials(rueidis.AuthCredentialsContext{})
+	require.NoError(t, err)
+	assert.Equal(t, reauthAt(now, time.Unix(now.Add(10*time.Second).Unix(), 0)), c.RefreshAfter)
+	p.tok = bearertoken.Token{Value: tok, Expiry: now.Add(time.Hour)}
+	_, err = a.credentials(rueidis.AuthCredentialsContext{})
+	require.NoError(t, err)
+
 	// The provider lost its token: live connections re-AUTH with the last one
 	// while it is valid instead of being closed.
 	p.err = assert.AnError
@@ -78,8 +101,11 @@ func TestTokenAuthCredentials(t *testing.T) {
 	require.ErrorIs(t, err, assert.AnError)
 	assert.Contains(t, err.Error(), `no token from azureidentityauth/redis yet`)
 
-	// A configured username wins; an opaque token needs one.
-	p.err, p.tok = nil, bearertoken.Token{Value: "opaque"}
+	// A configured username wins; an opaque token or one without oid needs one.
+	p.err, p.tok = nil, bearertoken.Token{Value: jwtWith(`{"sub":"x"}`)}
+	_, err = a.credentials(rueidis.AuthCredentialsContext{})
+	require.EqualError(t, err, "the token from azureidentityauth/redis has no oid claim; set auth::username")
+	p.tok = bearertoken.Token{Value: "opaque"}
 	_, err = a.credentials(rueidis.AuthCredentialsContext{})
 	require.EqualError(t, err, "the token from azureidentityauth/redis is not a JWT, so it names no user (no oid claim); set auth::username")
 	assert.NotContains(t, err.Error(), "opaque")
