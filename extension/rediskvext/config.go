@@ -40,6 +40,10 @@ type Config struct {
 	// Password of Username (or of the default user). Never logged.
 	Password configopaque.String `mapstructure:"password"`
 
+	// Auth authenticates with a bearer token from an auth extension (Azure
+	// Cache for Redis with Entra ID) instead of username and password.
+	Auth TokenAuthConfig `mapstructure:"auth"`
+
 	// DB is the logical database (SELECT). Redis Cluster only has database 0.
 	DB int `mapstructure:"db"`
 
@@ -77,6 +81,21 @@ type Config struct {
 	// KeyPrefix): keys changed in Redis reach the store's kvcache.Invalidator
 	// subscribers within milliseconds. Needs Redis 6+. Default true.
 	ClientSideCaching bool `mapstructure:"client_side_caching"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// TokenAuthConfig is the `auth` block: AUTH <username> <token>, with the
+// token from a bearer-token provider (extension/bearertoken) and every
+// connection re-authenticated before its token expires.
+type TokenAuthConfig struct {
+	// TokenProvider is the ID of the extension whose token is the AUTH
+	// password (azureidentityauth, bearerauth, oauth2clientauth).
+	TokenProvider *component.ID `mapstructure:"token_provider"`
+	// Username is the ACL user. Empty means the token's `oid` claim (the
+	// object ID Azure Cache for Redis names Entra ID users by).
+	Username string `mapstructure:"username"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -148,6 +167,18 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.PipelineMultiplex < 0 || cfg.PipelineMultiplex > rueidis.MaxPipelineMultiplex {
 		add("pipeline_multiplex: must be between 0 and %d", rueidis.MaxPipelineMultiplex)
+	}
+	if cfg.Auth.TokenProvider == nil {
+		if cfg.Auth.Username != "" {
+			add("auth::username: needs auth::token_provider (for a password user, set username and password instead)")
+		}
+	} else {
+		if cfg.Password != "" {
+			add("auth::token_provider and password are exclusive: the token is the AUTH password; remove password")
+		}
+		if cfg.Username != "" {
+			add("auth::token_provider and username are exclusive: set auth::username (or leave it empty to use the token's oid claim)")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/rediskvext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/internal/configtest"
@@ -43,7 +44,20 @@ func TestLoadConfig(t *testing.T) {
 			c.Endpoints = []string{"127.0.0.1:6379"}
 			c.ClientSideCaching = false
 		})},
+		{ID: "azure_entra", Expected: withDefaults(func(c *Config) {
+			c.Endpoints = []string{"mycache.redis.cache.windows.net:6380"}
+			c.TLS.Insecure = false
+			id := component.MustNewIDWithName("azureidentityauth", "redis")
+			c.Auth.TokenProvider = &id
+		})},
+		{ID: "token_username", Expected: withDefaults(func(c *Config) {
+			c.Endpoints = []string{"redis.internal:6380"}
+			id := component.MustNewIDWithName("bearerauth", "redis")
+			c.Auth.TokenProvider, c.Auth.Username = &id, "collector"
+		})},
 
+		{ID: "token_and_password", ErrContains: []string{"auth::token_provider and password are exclusive"}, Secrets: []string{"never-shown-either"}},
+		{ID: "token_username_without_provider", ErrContains: []string{"auth::username: needs auth::token_provider"}},
 		{ID: "mode_unknown", ErrContains: []string{"mode:", `"replicated"`}},
 		{ID: "standalone_two_endpoints", ErrContains: []string{"endpoints:", "exactly one"}},
 		{ID: "cluster_no_endpoints", ErrContains: []string{"endpoints:", "at least one"}},

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-custom/otelcol-custom/extension/bearertoken"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/rediskvext/internal/metadata"
 )
@@ -48,7 +49,8 @@ type redisKV struct {
 	done    chan struct{}
 	tlsUsed bool
 
-	clears *clearer // nil without client_side_caching, or before Start
+	clears *clearer   // nil without client_side_caching, or before Start
+	auth   *tokenAuth // nil without auth::token_provider
 }
 
 const (
@@ -75,14 +77,23 @@ func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
 // Start connects to Redis. When Redis cannot be reached (or refuses the
 // credentials) Start still succeeds: the extension reports a recoverable error,
 // keeps trying in the background, and stores return errors until it connects.
-// Only a configuration that cannot work (unreadable TLS files) fails Start.
+// Only a configuration that cannot work (unreadable TLS files, an
+// auth::token_provider that is not a bearer-token provider) fails Start; a
+// provider without a token yet is waited for in the background.
 func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 	e.host = host
+	if id := e.cfg.Auth.TokenProvider; id != nil {
+		p, err := bearertoken.GetProvider(host, *id)
+		if err != nil {
+			return fmt.Errorf("auth::token_provider: %w", err)
+		}
+		e.auth = newTokenAuth(*id, p, e.cfg.Auth.Username)
+	}
 	opt, err := e.clientOption(ctx)
 	if err != nil {
 		return err
 	}
-	if !e.tlsUsed && (e.cfg.Password != "" || e.cfg.Sentinel.Password != "") {
+	if !e.tlsUsed && (e.cfg.Password != "" || e.cfg.Sentinel.Password != "" || e.auth != nil) {
 		// Issue 9 case 9: AUTH sends the password as is.
 		e.logger.Warn("A Redis password is configured without TLS: it crosses the network in plaintext, and so does every cached value; set tls (for example tls::ca_file) unless Redis runs on this host",
 			zap.Strings("endpoints", e.cfg.Endpoints))
@@ -90,6 +101,7 @@ func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 	if e.cfg.ClientSideCaching {
 		e.clears = startClearer(&e.subs)
 	}
+	wake := e.tokenChanged() // taken before the attempt, so a token published during it is not missed
 	if e.connect(opt) {
 		return nil
 	}
@@ -98,7 +110,7 @@ func (e *redisKV) Start(ctx context.Context, host component.Host) error {
 	e.mu.Lock()
 	e.cancel, e.done = cancel, done
 	e.mu.Unlock()
-	go e.connectLoop(loopCtx, opt, done)
+	go e.connectLoop(loopCtx, opt, done, wake)
 	return nil
 }
 
@@ -127,6 +139,12 @@ func (e *redisKV) clientOption(ctx context.Context) (rueidis.ClientOption, error
 		DisableRetry:      true,
 		ForceSingleClient: cfg.Mode == ModeStandalone,
 		DisableCache:      !cfg.ClientSideCaching,
+	}
+	if e.auth != nil {
+		// Called for every new connection and, on each connection, again at
+		// the RefreshAfter it returns (re-AUTH in place; see tokenAuth).
+		opt.Username, opt.Password = "", ""
+		opt.AuthCredentialsFn = e.auth.credentials
 	}
 	if cfg.ClientSideCaching {
 		// Broadcast tracking: Redis reports every change of a key under the prefix,
@@ -214,7 +232,17 @@ func warmNodes(c rueidis.Client, timeout time.Duration) {
 	}
 }
 
-func (e *redisKV) connectLoop(ctx context.Context, opt rueidis.ClientOption, done chan struct{}) {
+// tokenChanged is the token provider's Changed channel (nil without one): a
+// connect attempt that failed for want of a token is retried as soon as one
+// is published instead of after the backoff.
+func (e *redisKV) tokenChanged() <-chan struct{} {
+	if e.auth == nil {
+		return nil
+	}
+	return e.auth.provider.Changed()
+}
+
+func (e *redisKV) connectLoop(ctx context.Context, opt rueidis.ClientOption, done chan struct{}, wake <-chan struct{}) {
 	defer close(done)
 	backoff := connectInitialBackoff
 	for {
@@ -222,7 +250,9 @@ func (e *redisKV) connectLoop(ctx context.Context, opt rueidis.ClientOption, don
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
+		case <-wake:
 		}
+		wake = e.tokenChanged()
 		if e.connect(opt) {
 			return // Shutdown waits for this goroutine, then closes the client.
 		}
@@ -238,6 +268,9 @@ func describeConnectError(err error, cfg *Config) error {
 		return fmt.Errorf("%s: client_side_caching needs Redis 6 or later with RESP3; upgrade Redis or set client_side_caching: false: %w", msg, err)
 	}
 	var re *rueidis.RedisError
+	if errors.As(err, &re) && cfg.Auth.TokenProvider != nil {
+		return fmt.Errorf("%s: the server refused the connection setup (check that the token's principal is a Redis user with an access policy, and that auth::username, if set, is its object ID): %w", msg, err)
+	}
 	if errors.As(err, &re) {
 		return fmt.Errorf("%s: the server refused the connection setup (check username/password and the user's ACL permissions): %w", msg, err)
 	}

@@ -13,6 +13,7 @@
 //	// Shutdown: r.Shutdown(ctx)
 //	// Clients:  authclient.NewRoundTripper(base, r.Handle())
 //	//           authclient.NewPerRPCCredentials(r.Handle(), requireTLS)
+//	// Others:   r.Handle().Provider() (extension/bearertoken capability)
 //
 // Config is meant to be embedded as the `refresh:` block of the extension's
 // configuration; NewDefaultConfig gives its defaults. The metrics are listed in
