@@ -113,7 +113,7 @@ func TestTimeoutAndTLS(t *testing.T) {
 	t.Run("untrusted_server_certificate", func(t *testing.T) {
 		cfg := baseConfig(f, ca)
 		cfg.ClientSecret = secretOld
-		cfg.TLS = configtls.ClientConfig{} // system roots do not trust the fake
+		cfg.TLS = configtls.ClientConfig{}         // system roots do not trust the fake
 		cfg.Refresh.InitialWait = 10 * time.Second // Wait returns with the first fetch's error; the bound only guards a loaded machine
 		fx := start(t, cfg)
 		_, err := fx.ext.handle.Wait(context.Background())
