@@ -46,6 +46,10 @@ func newKVProcessor(set processor.Settings, cfg *Config) (*kvProcessor, error) {
 		return nil, err
 	}
 	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: set.TelemetrySettings, rule: compileRules(cfg)}
+	if err := p.rule.compileOTTL(cfg, set.TelemetrySettings); err != nil {
+		p.tel.tb.Shutdown()
+		return nil, err
+	}
 	p.batches.New = func() any { return new(batchState) }
 	return p, nil
 }
