@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/attributesprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -72,6 +73,11 @@ func (p *provider) Store(context.Context, component.ID) (kvcache.Store, error) {
 // newKVCache is the kvcache processor (public factory) over an in-memory store
 // holding benchValue for every key, its local cache warmed: cache-hit enrichment.
 func newKVCache(b *testing.B) consumeFunc {
+	return newKVCacheWith(b, kvcacheprocessor.KeyConfig{Attributes: []string{"user.id"}}, kvcacheprocessor.ActionInsert)
+}
+
+// newKVCacheWith is newKVCache with the given key and action.
+func newKVCacheWith(b *testing.B, key kvcacheprocessor.KeyConfig, action string) consumeFunc {
 	store := kvcachetest.NewMemoryStore()
 	for i := range benchKeys {
 		store.Put(fmt.Sprintf("user-%d", i), benchValue)
@@ -81,9 +87,9 @@ func newKVCache(b *testing.B) consumeFunc {
 	cfg.Store = storeID
 	cfg.Lookups = []kvcacheprocessor.LookupConfig{{
 		Context:      kvcacheprocessor.ContextSpan,
-		Key:          kvcacheprocessor.KeyConfig{Attributes: []string{"user.id"}},
+		Key:          key,
 		TargetPrefix: "user.",
-		Action:       kvcacheprocessor.ActionInsert,
+		Action:       action,
 	}}
 	require.NoError(b, cfg.Validate())
 	p, err := f.CreateTraces(context.Background(), processortest.NewNopSettings(f.Type()), cfg, consumertest.NewNop())
@@ -153,6 +159,53 @@ func newFloor(*testing.B) consumeFunc {
 	}
 }
 
+// newTransform is contrib's transformprocessor setting the five attributes as static
+// values with OTTL statements (set: upsert).
+func newTransform(b *testing.B) consumeFunc {
+	f := transformprocessor.NewFactory()
+	cfg := f.CreateDefaultConfig()
+	require.NoError(b, confmap.NewFromStringMap(map[string]any{"trace_statements": []any{
+		`set(span.attributes["user.team"], "payments")`,
+		`set(span.attributes["user.tier"], "gold")`,
+		`set(span.attributes["user.region"], "eu-west-1")`,
+		`set(span.attributes["user.limit"], 500)`,
+		`set(span.attributes["user.beta"], true)`,
+	}}).Unmarshal(cfg))
+	require.NoError(b, confmap.Validate(cfg))
+	p, err := f.CreateTraces(context.Background(), processortest.NewNopSettings(f.Type()), cfg, consumertest.NewNop())
+	require.NoError(b, err)
+	require.NoError(b, p.Start(context.Background(), componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, p.Shutdown(context.Background())) })
+	check := benchBatch()
+	require.NoError(b, p.ConsumeTraces(context.Background(), check))
+	require.Equal(b, int64(500), check.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(7).Attributes().AsRaw()["user.limit"])
+	return p.ConsumeTraces
+}
+
+// BenchmarkOTTLKey1000Spans compares cache-hit enrichment of 1,000-span batches, five
+// attributes per span (upsert), keyed by the OTTL expression span.attributes["user.id"]
+// and by the plain key::attributes [user.id], with contrib's transformprocessor setting
+// the same five static attributes with OTTL statements, and with the floor. Same
+// iteration scheme and metrics as BenchmarkEnrich1000Spans. Targets: the expression
+// row <= 1.3x the attributes row's time, and <= 1.0x transformprocessor's.
+func BenchmarkOTTLKey1000Spans(b *testing.B) {
+	for _, row := range []struct {
+		name string
+		make func(*testing.B) consumeFunc
+	}{
+		{"kvcache-expression", func(b *testing.B) consumeFunc {
+			return newKVCacheWith(b, kvcacheprocessor.KeyConfig{Expression: `span.attributes["user.id"]`}, kvcacheprocessor.ActionUpsert)
+		}},
+		{"kvcache-attributes", func(b *testing.B) consumeFunc {
+			return newKVCacheWith(b, kvcacheprocessor.KeyConfig{Attributes: []string{"user.id"}}, kvcacheprocessor.ActionUpsert)
+		}},
+		{"transformprocessor", newTransform},
+		{"floor", newFloor},
+	} {
+		b.Run(row.name, func(b *testing.B) { runEnrich(b, row.make(b)) })
+	}
+}
+
 // BenchmarkEnrich1000Spans compares cache-hit enrichment of 1,000-span batches, five
 // attributes from a JSON value per span, with contrib's attributesprocessor inserting
 // the same five static attributes and with the floor. Each iteration gets a fresh copy
@@ -170,30 +223,33 @@ func BenchmarkEnrich1000Spans(b *testing.B) {
 		{"attributesprocessor", newAttributes},
 		{"floor", newFloor},
 	} {
-		b.Run(row.name, func(b *testing.B) {
-			consume := row.make(b)
-			tmpl := benchBatch()
-			ctx := context.Background()
-			var cpu time.Duration
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.StopTimer()
-			for range b.N {
-				td := ptrace.NewTraces()
-				tmpl.CopyTo(td)
-				cpu0 := processCPU()
-				b.StartTimer()
-				if err := consume(ctx, td); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				cpu += processCPU() - cpu0
-			}
-			spans := float64(b.N * benchSpans)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
-			if cpu > 0 {
-				b.ReportMetric(float64(cpu.Nanoseconds())/spans, "cpu-ns/span")
-			}
-		})
+		b.Run(row.name, func(b *testing.B) { runEnrich(b, row.make(b)) })
+	}
+}
+
+// runEnrich times consume on fresh copies of the benchmark batch and reports ns/span
+// and cpu-ns/span.
+func runEnrich(b *testing.B, consume consumeFunc) {
+	tmpl := benchBatch()
+	ctx := context.Background()
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.StopTimer()
+	for range b.N {
+		td := ptrace.NewTraces()
+		tmpl.CopyTo(td)
+		cpu0 := processCPU()
+		b.StartTimer()
+		if err := consume(ctx, td); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += processCPU() - cpu0
+	}
+	spans := float64(b.N * benchSpans)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/spans, "ns/span")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/spans, "cpu-ns/span")
 	}
 }

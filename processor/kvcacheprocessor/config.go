@@ -108,6 +108,11 @@ type KeyConfig struct {
 	Lowercase bool `mapstructure:"lowercase"`
 	// Prefix is prepended to the key (after lowercasing, so it keeps its case).
 	Prefix string `mapstructure:"prefix"`
+	// Expression is an OTTL value expression evaluated in the rule's context (paths
+	// name their context: span.name, resource.attributes["k"]); its value is the key.
+	// nil or empty means no key; other values than strings use their string form.
+	// Exclusive with Attributes and TraceID.
+	Expression string `mapstructure:"expression"`
 
 	_ struct{}
 }
@@ -138,6 +143,9 @@ type LookupConfig struct {
 	Default any `mapstructure:"default"`
 	// OnMissingKey is skip (default) or default.
 	OnMissingKey string `mapstructure:"on_missing_key"`
+	// Where is an OTTL condition in the rule's context; records that do not match are
+	// left alone (no lookup, no default).
+	Where string `mapstructure:"where"`
 
 	_ struct{}
 }
@@ -153,6 +161,8 @@ type WriteConfig struct {
 	Attributes []string `mapstructure:"attributes"`
 	// TTL of the stored entry; 0 means the store's default.
 	TTL time.Duration `mapstructure:"ttl"`
+	// Where is an OTTL condition in the rule's context; only matching records write.
+	Where string `mapstructure:"where"`
 
 	_ struct{}
 }
@@ -262,11 +272,23 @@ func validateContext(prefix, c string) error {
 
 func (k *KeyConfig) validate(prefix, context string) []error {
 	var errs []error
+	if k.Expression != "" {
+		if k.TraceID || len(k.Attributes) > 0 {
+			errs = append(errs, fmt.Errorf("%s::key: set one of attributes, trace_id and expression", prefix))
+		}
+		if k.Separator != "" {
+			errs = append(errs, fmt.Errorf("%s::key::separator: joins key::attributes; build a composite key::expression with Concat", prefix))
+		}
+		if k.Lowercase {
+			errs = append(errs, fmt.Errorf("%s::key::lowercase: applies to key::attributes; use ConvertCase in key::expression", prefix))
+		}
+		return errs
+	}
 	switch {
 	case k.TraceID && len(k.Attributes) > 0:
 		errs = append(errs, fmt.Errorf("%s::key: set either attributes or trace_id, not both", prefix))
 	case !k.TraceID && len(k.Attributes) == 0:
-		errs = append(errs, fmt.Errorf("%s::key: set attributes or trace_id", prefix))
+		errs = append(errs, fmt.Errorf("%s::key: set attributes or trace_id, or an expression", prefix))
 	case k.TraceID && context != ContextSpan && context != ContextSpanEvent && context != ContextLog:
 		errs = append(errs, fmt.Errorf("%s::key::trace_id: only the span, span_event and log contexts have a trace ID", prefix))
 	}
@@ -308,6 +330,7 @@ func (l *LookupConfig) validate(prefix string) []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, l.Key.validate(prefix, l.Context)...)
+	errs = append(errs, validateOTTL(prefix, l.Context, l.Key.Expression, l.Where)...)
 	switch l.format() {
 	case FormatString:
 		if l.Target == "" {
@@ -362,6 +385,7 @@ func (w *WriteConfig) validate(prefix string) []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, w.Key.validate(prefix, w.Context)...)
+	errs = append(errs, validateOTTL(prefix, w.Context, w.Key.Expression, w.Where)...)
 	if len(w.Attributes) == 0 {
 		errs = append(errs, fmt.Errorf("%s::attributes: at least one attribute to store is required", prefix))
 	}
@@ -372,6 +396,16 @@ func (w *WriteConfig) validate(prefix string) []error {
 	}
 	if w.TTL < 0 {
 		errs = append(errs, fmt.Errorf("%s::ttl: must not be negative", prefix))
+	}
+	return errs
+}
+
+// validateOTTL parses a rule's key expression and where condition, naming the
+// rule in OTTL's errors (`lookups[2]::key::expression: ...`).
+func validateOTTL(prefix, context, expr, where string) []error {
+	_, errs := compileProgram(context, expr, where, validationSettings())
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("%s::%w", prefix, err)
 	}
 	return errs
 }

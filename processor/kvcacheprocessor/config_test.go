@@ -56,12 +56,38 @@ func TestLoadConfig(t *testing.T) {
 	writesOnly := createDefaultConfig().(*Config)
 	writesOnly.Writes = []WriteConfig{{Context: ContextSpan, Key: KeyConfig{TraceID: true}, Attributes: []string{"user.id"}}}
 
+	ottlCfg := createDefaultConfig().(*Config)
+	ottlCfg.Lookups = []LookupConfig{
+		{
+			Context: ContextSpan,
+			Key:     KeyConfig{Expression: `Concat([resource.attributes["service.name"], span.attributes["http.route"]], ":")`, Prefix: "route:"},
+			Target:  "route.owner",
+			Where:   "span.kind == SPAN_KIND_SERVER",
+		},
+		{Context: ContextLog, Key: KeyConfig{Expression: `ConvertCase(log.attributes["user.email"], "lower")`}, TargetPrefix: "user."},
+		{Context: ContextDatapoint, Key: KeyConfig{Attributes: []string{"host.name"}}, Target: "host.rack", Where: `metric.name == "system.cpu.time"`},
+	}
+	ottlCfg.Writes = []WriteConfig{{
+		Context: ContextSpan, Key: KeyConfig{Expression: "span.trace_id.string"}, Attributes: []string{"user.id"},
+		Where: `span.attributes["user.id"] != nil`,
+	}}
+
 	// bad_store_id is rejected while decoding the component.ID, so unmarshal errors count as the expected error.
 	configtest.Run(t, filepath.Join("testdata", "config.yaml"), metadata.Type, createDefaultConfig, []configtest.Case{
 		{ID: "minimal", Expected: minimal},
 		{ID: "full", Expected: full},
 		{ID: "max_bytes", Expected: maxBytes},
 		{ID: "writes_only", Expected: writesOnly},
+		{ID: "ottl", Expected: ottlCfg},
+		{ID: "ottl_bad_expression", ErrContains: []string{`lookups[2]::key::expression: segment "nope" from path "span.nope" is not a valid path`}},
+		{ID: "ottl_bad_function", ErrContains: []string{`lookups[0]::key::expression: undefined function "NoSuchFunc"`}},
+		{ID: "ottl_bad_where", ErrContains: []string{`writes[0]::where: condition has invalid syntax`}},
+		{ID: "ottl_unprefixed_path", ErrContains: []string{`lookups[0]::key::expression: missing context name for path`, `resource.attributes[service.name]`}},
+		{ID: "ottl_expression_and_attributes", ErrContains: []string{
+			"lookups[0]::key: set one of attributes, trace_id and expression",
+			"lookups[0]::key::separator: joins key::attributes",
+			"lookups[0]::key::lowercase: applies to key::attributes; use ConvertCase",
+		}},
 		{ID: "empty", ErrContains: []string{"lookups: at least one lookup or write is required"}},
 		{ID: "bad_context", ErrContains: []string{`lookups[0]::context: "spans" is not one of`}},
 		{ID: "no_context", ErrContains: []string{"lookups[0]::context: is required"}},

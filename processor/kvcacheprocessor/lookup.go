@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor/internal/localcache"
 )
@@ -78,6 +79,8 @@ type batchState struct {
 	pending []pendingRec
 	counts  [numResults]int64
 	errs    [numReasons]int64 // resultError by reason
+	// rec is the record the walk is at, for rules with OTTL.
+	rec recCtx
 }
 
 // fail counts n lookups ending in resultError for reason.
@@ -105,6 +108,7 @@ func (p *kvProcessor) release(b *batchState) {
 	b.c.Reset()
 	b.counts = [numResults]int64{}
 	b.errs = [numReasons]int64{}
+	b.rec = recCtx{}
 	p.batches.Put(b)
 }
 
@@ -119,7 +123,16 @@ func (p *kvProcessor) record(b *batchState, lv level, attrs pcommon.Map, tid pco
 }
 
 func (p *kvProcessor) lookupOne(b *batchState, l *lookup, attrs pcommon.Map, tid pcommon.TraceID) {
-	key, built, ok := l.key.build(&b.keyBuf, attrs, tid)
+	var key string
+	var built, ok bool
+	if l.prog == nil { // the fast path: no OTTL
+		key, built, ok = l.key.build(&b.keyBuf, attrs, tid)
+	} else {
+		var match bool
+		if key, built, ok, match = p.programKey(b, l.prog, &l.key, attrs, tid); !match {
+			return
+		}
+	}
 	if !ok {
 		if l.missingKeyDf {
 			l.apply(attrs, l.defaultOps)
@@ -192,13 +205,54 @@ func (p *kvProcessor) opsFor(e *cacheEntry, l *lookup, key string) ([]attrOp, ba
 
 // write remembers a record's values under its key.
 func (p *kvProcessor) write(b *batchState, w *writeRule, attrs pcommon.Map, tid pcommon.TraceID) {
-	key, _, ok := w.key.build(&b.keyBuf, attrs, tid)
+	var key string
+	var ok bool
+	if w.prog == nil {
+		key, _, ok = w.key.build(&b.keyBuf, attrs, tid)
+	} else {
+		var match bool
+		key, _, ok, match = p.programKey(b, w.prog, &w.key, attrs, tid)
+		ok = ok && match
+	}
 	if !ok {
 		return
 	}
 	if val, ok := w.value(attrs); ok {
 		p.cache.Write(&b.c, key, val, w.ttl)
 	}
+}
+
+// programKey evaluates a rule's OTTL on the current record (b.rec): match is false
+// when the where condition does not hold (or fails to evaluate); the key comes from
+// key::expression when the rule has one, else from the plain key spec. A key
+// expression that fails to evaluate gives no key. Errors are logged at debug level.
+func (p *kvProcessor) programKey(b *batchState, prog program, k *keySpec, attrs pcommon.Map, tid pcommon.TraceID) (key string, built, ok, match bool) {
+	v, match, err := prog.eval(&b.rec)
+	if err != nil && p.tel.logger.Core().Enabled(zap.DebugLevel) && p.tel.logLimiter.Allow() {
+		p.tel.logger.Debug("kvcache OTTL evaluation failed: record left alone or without key", zap.Error(err))
+	}
+	if !match {
+		return "", false, false, false
+	}
+	if !prog.hasExpression() {
+		key, built, ok = k.build(&b.keyBuf, attrs, tid)
+		return key, built, ok, true
+	}
+	if err != nil {
+		return "", false, false, true
+	}
+	s, ok := keyString(v)
+	if !ok {
+		return "", false, false, true
+	}
+	if k.prefix == "" {
+		// The value is the record's own string or a new one: it stays valid while
+		// the batch is processed, as a simple attribute key does.
+		return s, false, true, true
+	}
+	buf := append(append(b.keyBuf[:0], k.prefix...), s...)
+	b.keyBuf = buf
+	return unsafeString(buf), true, true, true
 }
 
 // finish starts the batch's reloads, fetches what it missed, applies it and counts.

@@ -47,6 +47,10 @@ func newKVProcessor(set processor.Settings, cfg *Config) (*kvProcessor, error) {
 		return nil, err
 	}
 	p := &kvProcessor{cfg: cfg, id: set.ID, tel: tel, tset: tset, rule: compileRules(cfg)}
+	if err := p.rule.compileOTTL(cfg, tset); err != nil {
+		p.tel.tb.Shutdown()
+		return nil, err
+	}
 	p.batches.New = func() any { return new(batchState) }
 	return p, nil
 }

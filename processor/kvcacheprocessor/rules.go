@@ -3,11 +3,14 @@ package kvcacheprocessor // import "github.com/otelcol-custom/otelcol-custom/pro
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
@@ -49,6 +52,34 @@ type rules struct {
 	// active[level]: some rule applies at this level.
 	active    [numLevels]bool
 	hasWrites bool
+	// programs[level]: some rule at this level evaluates OTTL (key::expression or where).
+	programs [numLevels]bool
+}
+
+// compileOTTL parses the key expressions and where conditions of the rules that have
+// them (Validate has parsed them once already, so errors are unexpected here).
+func (r *rules) compileOTTL(cfg *Config, set component.TelemetrySettings) error {
+	for i, l := range r.lookups {
+		c := &cfg.Lookups[i]
+		prog, errs := compileProgram(c.Context, c.Key.Expression, c.Where, set)
+		if len(errs) > 0 {
+			return fmt.Errorf("lookups[%d]::%w", i, errors.Join(errs...))
+		}
+		l.prog = prog
+		r.programs[l.level] = r.programs[l.level] || prog != nil
+	}
+	for lv := range r.writesBy {
+		for _, w := range r.writesBy[lv] {
+			c := &cfg.Writes[w.idx]
+			prog, errs := compileProgram(c.Context, c.Key.Expression, c.Where, set)
+			if len(errs) > 0 {
+				return fmt.Errorf("writes[%d]::%w", w.idx, errors.Join(errs...))
+			}
+			w.prog = prog
+			r.programs[lv] = r.programs[lv] || prog != nil
+		}
+	}
+	return nil
 }
 
 func compileRules(cfg *Config) rules {
@@ -61,7 +92,7 @@ func compileRules(cfg *Config) rules {
 	}
 	for i := range cfg.Writes {
 		w := &cfg.Writes[i]
-		wr := &writeRule{level: levelOf(w.Context), key: newKeySpec(w.Key), attrs: w.Attributes, ttl: w.TTL}
+		wr := &writeRule{idx: i, level: levelOf(w.Context), key: newKeySpec(w.Key), attrs: w.Attributes, ttl: w.TTL}
 		r.writesBy[wr.level] = append(r.writesBy[wr.level], wr)
 		r.active[wr.level] = true
 		r.hasWrites = true
@@ -178,6 +209,8 @@ type lookup struct {
 	hasDefault   bool
 	defaultOps   []attrOp
 	missingKeyDf bool
+	// prog is the rule's OTTL (key::expression and/or where), nil for none.
+	prog program
 }
 
 type mapEntry struct{ field, attr string }
@@ -266,6 +299,8 @@ func (l *lookup) apply(attrs pcommon.Map, ops []attrOp) {
 
 // writeRule is a compiled WriteConfig.
 type writeRule struct {
+	idx   int
+	prog  program // key::expression and/or where, nil for none
 	level level
 	key   keySpec
 	attrs []string

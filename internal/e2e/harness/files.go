@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -13,6 +14,20 @@ import (
 // one OTLP JSON request per line. A missing file is no traces yet, and a last
 // line without its newline (still being written) is left for the next read.
 func ReadTraces(tb testing.TB, path string) []ptrace.Traces {
+	tb.Helper()
+	var u ptrace.JSONUnmarshaler
+	return readLines(tb, path, "traces", u.UnmarshalTraces)
+}
+
+// ReadLogs is ReadTraces for a file exporter's logs.
+func ReadLogs(tb testing.TB, path string) []plog.Logs {
+	tb.Helper()
+	var u plog.JSONUnmarshaler
+	return readLines(tb, path, "logs", u.UnmarshalLogs)
+}
+
+// readLines parses every complete line of a file exporter's JSON output with parse.
+func readLines[T any](tb testing.TB, path, what string, parse func([]byte) (T, error)) []T {
 	tb.Helper()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -26,18 +41,17 @@ func ReadTraces(tb testing.TB, path string) []ptrace.Traces {
 	} else {
 		data = nil
 	}
-	var out []ptrace.Traces
-	var u ptrace.JSONUnmarshaler
+	var out []T
 	for line := range bytes.Lines(data) {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
-		td, err := u.UnmarshalTraces(line)
+		v, err := parse(line)
 		if err != nil {
-			tb.Fatalf("%s: a line is not OTLP JSON traces: %v", path, err)
+			tb.Fatalf("%s: a line is not OTLP JSON %s: %v", path, what, err)
 		}
-		out = append(out, td)
+		out = append(out, v)
 	}
 	return out
 }

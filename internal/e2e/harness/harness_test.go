@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/goleak"
 )
@@ -73,6 +74,22 @@ func TestCountSpans(t *testing.T) {
 
 	require.NoError(t, os.WriteFile(path, []byte(complete+partial+"\n"), 0o600))
 	assert.Equal(t, 10, CountSpans(t, path))
+}
+
+func TestReadLogs(t *testing.T) {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	lrs.AppendEmpty().Body().SetStr("a")
+	lrs.AppendEmpty().Body().SetStr("b")
+	b, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "logs.json")
+	assert.Empty(t, ReadLogs(t, path), "missing file: nothing received yet")
+	require.NoError(t, os.WriteFile(path, append(append(b, '\n'), b[:len(b)/2]...), 0o600))
+	got := ReadLogs(t, path)
+	require.Len(t, got, 1, "a half-written last line is left for the next read")
+	assert.Equal(t, 2, got[0].LogRecordCount())
+	assert.Equal(t, "b", got[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(1).Body().Str())
 }
 
 func TestParseComponents(t *testing.T) {
