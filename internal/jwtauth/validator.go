@@ -91,6 +91,9 @@ func (c Claims) Strings(name string) []string {
 type Issuer struct {
 	Keys      *KeySet
 	Audiences []string
+	// Algorithms narrow the Validator's algorithms for this issuer (nil:
+	// all of them).
+	Algorithms []jose.SignatureAlgorithm
 	// Name selects this issuer for a token whose iss equals it when the
 	// Validator has several issuers; with one issuer it may be empty.
 	Name string
@@ -299,11 +302,14 @@ func (v *Validator) verify(ctx context.Context, raw string, now time.Time) (*ent
 	if r != nil {
 		return nil, r
 	}
+	alg := jose.SignatureAlgorithm(hdr.Algorithm)
+	if iss.Algorithms != nil && !slices.Contains(iss.Algorithms, alg) {
+		return nil, Refuse(ReasonAlgorithm, "token algorithm %s is not accepted for its issuer (only %s)", Quote(hdr.Algorithm), algList(iss.Algorithms))
+	}
 	key, r := v.key(ctx, iss.Keys, hdr.KeyID)
 	if r != nil {
 		return nil, r
 	}
-	alg := jose.SignatureAlgorithm(hdr.Algorithm)
 	if !slices.Contains(key.Algs, alg) {
 		// An ES256 token naming an RSA key, or PS256 for a key published
 		// as RS256: never try a key with an algorithm it is not for.
