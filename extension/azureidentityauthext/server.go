@@ -197,14 +197,33 @@ func (v *validator) authenticate(ctx context.Context, headers map[string][]strin
 	return ctx, err
 }
 
+var stringClaims = []string{"oid", "tid", "azp", "sub", "appid", "ver", "scp"}
+
 // finish checks tenant, roles and scopes and builds the principal.
 func (v *validator) finish(c jwtauth.Claims, st *jwtauth.KeyState) (client.AuthData, *jwtauth.Refusal) {
+	// The claims read here have the JSON types Entra gives them; any other
+	// type is refused, as a typed decoding would.
+	for _, name := range stringClaims {
+		if x, ok := c[name]; ok && x != nil {
+			if _, ok := x.(string); !ok {
+				return nil, jwtauth.Refuse(reasonMalformedToken, "token claims are not valid JSON claims: %s is not a string", name)
+			}
+		}
+	}
 	p := &principal{
 		oid: c.String("oid"), tid: c.String("tid"), azp: c.String("azp"), sub: c.String("sub"),
 		iss: c.String("iss"), ver: c.String("ver"), appID: c.String("appid"),
 	}
-	if _, ok := c["roles"]; ok {
+	switch r := c["roles"].(type) {
+	case nil:
+	case []any:
 		p.roles = c.Strings("roles")
+		if len(p.roles) != len(r) {
+			return nil, jwtauth.Refuse(reasonMalformedToken, "token claims are not valid JSON claims: roles is not an array of strings")
+		}
+	default:
+		// Entra sends roles as an array; anything else is not its token.
+		return nil, jwtauth.Refuse(reasonMalformedToken, "token claims are not valid JSON claims: roles is not an array of strings")
 	}
 	if !v.tenantOK(p.tid, st) {
 		return nil, jwtauth.Refuse(reasonTenant, "token tenant %s is not allowed", jwtauth.Quote(p.tid))
