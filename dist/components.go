@@ -21,6 +21,7 @@ import (
 	bearerauthext "github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
 	azureidentityauthext "github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
 	oauth2clientauthext "github.com/otelcol-custom/otelcol-custom/extension/oauth2clientauthext"
+	oidcauthext "github.com/otelcol-custom/otelcol-custom/extension/oidcauthext"
 	memkvext "github.com/otelcol-custom/otelcol-custom/extension/memkvext"
 	rediskvext "github.com/otelcol-custom/otelcol-custom/extension/rediskvext"
 	httpkvext "github.com/otelcol-custom/otelcol-custom/extension/httpkvext"
@@ -57,6 +58,7 @@ func components() (otelcol.Factories, error) {
 		bearerauthext.NewFactory(),
 		azureidentityauthext.NewFactory(),
 		oauth2clientauthext.NewFactory(),
+		oidcauthext.NewFactory(),
 		memkvext.NewFactory(),
 		rediskvext.NewFactory(),
 		httpkvext.NewFactory(),
@@ -71,6 +73,7 @@ func components() (otelcol.Factories, error) {
 		bearerauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		azureidentityauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		oauth2clientauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
+		oidcauthext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		memkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		rediskvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",
 		httpkvext.NewFactory().Type(): "github.com/otelcol-custom/otelcol-custom v0.0.0",

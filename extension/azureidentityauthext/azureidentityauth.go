@@ -23,6 +23,7 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/internal/authclient"
+	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
@@ -138,23 +139,14 @@ func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) erro
 
 func (e *azureIdentityAuth) startServer(host component.Host, httpClient *http.Client) error {
 	s := e.cfg.Server.Get()
-	var docs []string
-	fixed := ""
-	if s.Issuer != "" {
-		fixed = s.Issuer
-		docs = []string{strings.TrimSuffix(s.Issuer, "/") + "/.well-known/openid-configuration"}
-	} else {
-		base := e.cfg.authorityHost() + s.TenantID
-		docs = []string{base + "/v2.0/.well-known/openid-configuration", base + "/.well-known/openid-configuration"}
-	}
-	e.keys = newKeySet(httpClient, docs, fixed, s, e.cfg.Timeout, e.logger.With(zap.String("issuer_discovery", docs[0])))
+	e.keys = entraKeys(jwtauth.KeySetConfig{Client: httpClient, Timeout: e.cfg.Timeout}, s, e.cfg.authorityHost(), e.logger)
 	v, err := newValidator(s, e.keys, e.cfg.Header, e.cfg.Scheme, e.tb)
 	if err != nil {
 		return err
 	}
 	success := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "success")))
 	failure := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failure")))
-	e.keys.onFetch = func(err error, n int, removed bool) {
+	e.keys.SetOnFetch(func(err error, n int, removed bool) {
 		ctx := context.Background()
 		e.tb.AzureidentityauthServerSigningKeys.Record(ctx, int64(n))
 		if err != nil {
@@ -162,14 +154,14 @@ func (e *azureIdentityAuth) startServer(host component.Host, httpClient *http.Cl
 		} else {
 			e.tb.AzureidentityauthServerSigningKeyFetches.Add(ctx, 1, success)
 		}
-		if removed && v.cache != nil {
+		if removed {
 			// A key was withdrawn: tokens it signed must be verified again.
-			v.cache.InvalidateAll()
+			v.InvalidateCache()
 		}
 		e.reportKeyStatus(host, err)
-	}
+	})
 	e.validator.Store(v)
-	e.keys.start()
+	e.keys.Start()
 	return nil
 }
 
@@ -196,7 +188,7 @@ func (e *azureIdentityAuth) Shutdown(ctx context.Context) error {
 		errs = append(errs, e.refresher.Shutdown(ctx))
 	}
 	if e.keys != nil {
-		e.keys.shutdown()
+		e.keys.Shutdown()
 	}
 	if e.transport != nil {
 		e.transport.CloseIdleConnections()

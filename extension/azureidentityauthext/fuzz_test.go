@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 )
 
 const (
@@ -44,10 +46,11 @@ func staticValidator(t testing.TB, pub *rsa.PublicKey, tokenCache int) *validato
 	s.Audiences = []string{apiAudience}
 	s.KeysMinRefetchInterval = time.Hour
 	s.TokenCacheSize = tokenCache
-	ks := newKeySet(nil, nil, "", s, time.Second, zap.NewNop())
-	ks.cancel() // a refetch returns at once
-	ks.lastRefetch = time.Now()
-	ks.state.Store(&keyState{keys: map[string]*rsa.PublicKey{fuzzKid: pub}, issuers: []string{fuzzIssuer}})
+	// a refetch returns at once
+	ks := &keySet{jwtauth.NewStaticKeySet(&jwtauth.KeyState{
+		Keys:    map[string]*jwtauth.Key{fuzzKid: {Public: pub, Algs: []jose.SignatureAlgorithm{jose.RS256}}},
+		Issuers: []string{fuzzIssuer},
+	})}
 	v, err := newValidator(s, ks, defaultHeader, defaultScheme, nil)
 	require.NoError(t, err)
 	return v
@@ -60,7 +63,7 @@ func FuzzValidateToken(f *testing.F) {
 	key := fuzzKey(f)
 	v := staticValidator(f, &key.PublicKey, 0)
 	now := time.Unix(1900000000, 0) // the seed tokens are valid at this instant
-	v.now = func() time.Time { return now }
+	v.Now = func() time.Time { return now }
 	f.Add("Bearer eyJhbGciOiJub25lIn0.e30.")
 	f.Add("Bearer a.b.c")
 	f.Add("bearer  ")
@@ -69,7 +72,7 @@ func FuzzValidateToken(f *testing.F) {
 		if err != nil {
 			return
 		}
-		raw, aerr := v.extract(map[string][]string{"Authorization": {header}})
+		raw, aerr := v.Extract(map[string][]string{"Authorization": {header}})
 		if aerr != nil {
 			t.Fatalf("accepted but extract fails: %v", aerr)
 		}
@@ -81,8 +84,13 @@ func FuzzValidateToken(f *testing.F) {
 		if verr != nil {
 			t.Fatalf("accepted a token whose signature does not verify: %v", verr)
 		}
-		var c tokenClaims
-		if json.Unmarshal(payload, &c) != nil || c.Exp == nil || !now.Before(c.Exp.Time().Add(v.skew)) ||
+		var c struct {
+			Iss string           `json:"iss"`
+			Aud jwt.Audience     `json:"aud"`
+			Exp *jwt.NumericDate `json:"exp"`
+			Tid string           `json:"tid"`
+		}
+		if json.Unmarshal(payload, &c) != nil || c.Exp == nil || !now.Before(c.Exp.Time().Add(v.ClockSkew())) ||
 			c.Iss != fuzzIssuer || !c.Aud.Contains(apiAudience) || c.Tid != tenantA {
 			t.Fatalf("accepted invalid claims: %s", payload)
 		}
@@ -93,7 +101,7 @@ func FuzzValidateToken(f *testing.F) {
 func TestFuzzSeeds(t *testing.T) {
 	key := fuzzKey(t)
 	v := staticValidator(t, &key.PublicKey, 16)
-	v.now = func() time.Time { return time.Unix(1900000000, 0) }
+	v.Now = func() time.Time { return time.Unix(1900000000, 0) }
 	dir := filepath.Join("testdata", "fuzz", "FuzzValidateToken")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

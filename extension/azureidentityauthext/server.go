@@ -2,59 +2,51 @@ package azureidentityauthext // import "github.com/otelcol-custom/otelcol-custom
 
 import (
 	"context"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/maypok86/otter/v2"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 )
 
-// maxTokenLength bounds a presented token before any parsing. Entra access
-// tokens are a few KiB; 16 KiB leaves ample room.
-const maxTokenLength = 16 << 10
-
-// keysUnavailableLogInterval is the least time between two log lines about
-// requests refused because the signing keys are unavailable.
-const keysUnavailableLogInterval = 10 * time.Second
+// The server side is Entra presets over internal/jwtauth: the discovery
+// documents of a tenant (v2 and v1 issuers, the "{tenantid}" template of the
+// multi-tenant documents), tid checks, roles and scopes.
 
 // Refusal reasons (the "reason" attribute of the refused-requests metric).
 const (
-	reasonNotConfigured  = "not_configured"
-	reasonMissing        = "missing_header"
-	reasonMalformedHdr   = "malformed_header"
-	reasonMalformedToken = "malformed_token"
-	reasonAlgorithm      = "unsupported_algorithm"
-	reasonUnknownKey     = "unknown_key"
-	reasonNoKeys         = "keys_unavailable"
-	reasonSignature      = "bad_signature"
-	reasonExpired        = "expired"
-	reasonNotYetValid    = "not_yet_valid"
-	reasonIssuer         = "wrong_issuer"
-	reasonAudience       = "wrong_audience"
+	reasonNotConfigured  = jwtauth.ReasonNotConfigured
+	reasonMissing        = jwtauth.ReasonMissing
+	reasonMalformedHdr   = jwtauth.ReasonMalformedHdr
+	reasonMalformedToken = jwtauth.ReasonMalformedToken
+	reasonAlgorithm      = jwtauth.ReasonAlgorithm
+	reasonUnknownKey     = jwtauth.ReasonUnknownKey
+	reasonNoKeys         = jwtauth.ReasonNoKeys
+	reasonSignature      = jwtauth.ReasonSignature
+	reasonExpired        = jwtauth.ReasonExpired
+	reasonNotYetValid    = jwtauth.ReasonNotYetValid
+	reasonIssuer         = jwtauth.ReasonIssuer
+	reasonAudience       = jwtauth.ReasonAudience
 	reasonTenant         = "wrong_tenant"
 	reasonRole           = "missing_role"
 	reasonScope          = "missing_scope"
 )
 
-// authError is a refusal. Receivers turn it into HTTP 401 / gRPC
-// Unauthenticated with Error() as the message, so it says what is wrong with
-// the token and never contains the token, nor internal detail (fetch errors,
-// URLs) that only the operator should see. Values copied from the token's
-// claims are quoted and truncated.
+var allReasons = []string{reasonNotConfigured, reasonMissing, reasonMalformedHdr, reasonMalformedToken, reasonAlgorithm,
+	reasonUnknownKey, reasonNoKeys, reasonSignature, reasonExpired, reasonNotYetValid, reasonIssuer, reasonAudience,
+	reasonTenant, reasonRole, reasonScope}
+
+// authError is a refusal (see jwtauth.Refusal): a generic message, never the
+// token nor fetch details.
 type authError struct {
 	reason string
 	msg    string
@@ -66,35 +58,11 @@ func refuse(reason, format string, args ...any) *authError {
 	return &authError{reason: reason, msg: "azureidentityauth: " + fmt.Sprintf(format, args...)}
 }
 
-// tokenClaims are the claims of an Entra access token that are checked or
-// exposed. Unknown claims are ignored.
-type tokenClaims struct {
-	Iss   string           `json:"iss"`
-	Aud   jwt.Audience     `json:"aud"`
-	Exp   *jwt.NumericDate `json:"exp"`
-	Nbf   *jwt.NumericDate `json:"nbf"`
-	Tid   string           `json:"tid"`
-	Oid   string           `json:"oid"`
-	Sub   string           `json:"sub"`
-	Azp   string           `json:"azp"`
-	AppID string           `json:"appid"`
-	Ver   string           `json:"ver"`
-	Scp   string           `json:"scp"`
-	Roles []string         `json:"roles"`
-}
-
 // principal is the validated identity of a token. It is immutable and shared
 // by every request presenting the same token; it implements client.AuthData.
 type principal struct {
 	subject, oid, tid, appID, azp, sub, iss, ver string
 	roles, scopes                                []string
-	exp, nbf                                     time.Time
-	// kid and key verified the token's signature. A cache hit is served only
-	// while the current key set still maps kid to key, so a withdrawn key
-	// stops being trusted as soon as the new set is published, even for an
-	// entry written by a verification that began before the change.
-	kid string
-	key *rsa.PublicKey
 }
 
 var _ client.AuthData = (*principal)(nil)
@@ -133,44 +101,47 @@ func (p *principal) GetAttribute(name string) any {
 // GetAttributeNames lists the attributes GetAttribute knows.
 func (p *principal) GetAttributeNames() []string { return slices.Clone(principalAttributes) }
 
+// keySet is the issuer's signing keys (jwtauth.KeySet).
+type keySet struct{ *jwtauth.KeySet }
+
+// entraKeys returns the key set for s: the discovery documents of s.Issuer,
+// or of the tenant's v2 and v1 endpoints.
+func entraKeys(c jwtauth.KeySetConfig, s *ServerConfig, authorityHost string, logger *zap.Logger) *keySet {
+	if s.Issuer != "" {
+		c.FixedIssuer = s.Issuer
+		c.DocURLs = []string{strings.TrimSuffix(s.Issuer, "/") + "/.well-known/openid-configuration"}
+	} else {
+		base := authorityHost + s.TenantID
+		c.DocURLs = []string{base + "/v2.0/.well-known/openid-configuration", base + "/.well-known/openid-configuration"}
+	}
+	c.Logger = logger.With(zap.String("issuer_discovery", c.DocURLs[0]))
+	c.FixedIssuerKey = "server::issuer"
+	c.Algorithms = []jose.SignatureAlgorithm{jose.RS256}
+	c.RefreshEvery, c.MinRefetch = s.KeysRefreshInterval, s.KeysMinRefetchInterval
+	if domain := tenantDomain(s); domain != "" {
+		c.Resolve = func(u, iss string) (string, error) {
+			if t := tenantOfIssuer(iss); t != "" {
+				return t, nil
+			}
+			return "", fmt.Errorf("discovery document %s for server::tenant_id %q names issuer %q, which holds no tenant id", u, domain, iss)
+		}
+	}
+	return &keySet{jwtauth.NewKeySet(c)}
+}
+
 // validator checks Entra access tokens for one server configuration.
 type validator struct {
-	keys      *keySet
-	audiences []string
-	tenants   map[string]struct{} // allowed tid values; nil: any (fixed issuer without allowed_tenants), or tenantOfKeys
+	*jwtauth.Validator
+	tenants map[string]struct{} // allowed tid values; nil: any (fixed issuer without allowed_tenants), or tenantOfKeys
 	// tenantOfKeys: tenant_id is a domain name, the allowed tid is the tenant
-	// id the key set read from discovery.
+	// id the key set read from discovery (KeyState.Tag).
 	tenantOfKeys bool
 	roles        []string
 	scopes       []string
-	skew         time.Duration
-	header       string // canonical
-	headerLow    string
-	scheme       string
-	cache        *otter.Cache[string, *principal] // validated tokens; nil if disabled
-	tb           *metadata.TelemetryBuilder
-	reasons      map[string]metric.AddOption
-	now          func() time.Time
-	// keysLog paces the log line explaining a keys_unavailable refusal: the
-	// caller gets a generic message, the operator the fetch error.
-	keysLog rate.Sometimes
 }
 
 func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *metadata.TelemetryBuilder) (*validator, error) {
-	v := &validator{
-		keys:      keys,
-		audiences: s.Audiences,
-		roles:     s.RequiredRoles,
-		scopes:    s.RequiredScopes,
-		skew:      s.ClockSkew,
-		header:    textproto.CanonicalMIMEHeaderKey(header),
-		headerLow: strings.ToLower(header),
-		scheme:    scheme,
-		tb:        tb,
-		reasons:   map[string]metric.AddOption{},
-		now:       time.Now,
-		keysLog:   rate.Sometimes{Interval: keysUnavailableLogInterval},
-	}
+	v := &validator{roles: s.RequiredRoles, scopes: s.RequiredScopes}
 	allowed := s.AllowedTenants
 	if len(allowed) == 0 && s.TenantID != "" && !isMultiTenant(s.TenantID) {
 		if tenantDomain(s) != "" {
@@ -185,215 +156,106 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 			v.tenants[strings.ToLower(t)] = struct{}{}
 		}
 	}
-	for _, r := range []string{reasonNotConfigured, reasonMissing, reasonMalformedHdr, reasonMalformedToken, reasonAlgorithm,
-		reasonUnknownKey, reasonNoKeys, reasonSignature, reasonExpired, reasonNotYetValid, reasonIssuer, reasonAudience,
-		reasonTenant, reasonRole, reasonScope} {
-		v.reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+	cfg := jwtauth.Config{
+		Prefix: "azureidentityauth",
+		Issuers: []*jwtauth.Issuer{{
+			Keys: keys.KeySet, Audiences: s.Audiences,
+			MatchIssuer: matchEntraIssuer, Finish: v.finish,
+		}},
+		Algorithms: []jose.SignatureAlgorithm{jose.RS256},
+		ClockSkew:  s.ClockSkew,
+		Header:     header,
+		Scheme:     scheme,
+		CacheSize:  s.TokenCacheSize,
+		Logger:     keys.Logger(),
 	}
-	if s.TokenCacheSize > 0 {
-		c, err := otter.New(&otter.Options[string, *principal]{MaximumSize: s.TokenCacheSize})
-		if err != nil {
-			return nil, err
+	if tb != nil {
+		reasons := make(map[string]metric.AddOption, len(allReasons))
+		for _, r := range allReasons {
+			reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 		}
-		v.cache = c
+		cfg.OnRefuse = func(ctx context.Context, reason string) {
+			tb.AzureidentityauthServerRefusedRequests.Add(ctx, 1, reasons[reason])
+		}
 	}
+	jv, err := jwtauth.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v.Validator = jv
 	return v, nil
 }
 
 // authenticate validates the token in headers and returns ctx carrying the
 // principal in client.Info.Auth.
 func (v *validator) authenticate(ctx context.Context, headers map[string][]string) (context.Context, error) {
-	p, aerr := v.check(ctx, headers)
-	if aerr != nil {
-		if v.tb != nil {
-			v.tb.AzureidentityauthServerRefusedRequests.Add(ctx, 1, v.reasons[aerr.reason])
-		}
-		return ctx, aerr
+	ctx, err := v.Authenticate(ctx, headers)
+	var r *jwtauth.Refusal
+	if errors.As(err, &r) {
+		return ctx, &authError{reason: r.Reason, msg: r.Error()}
 	}
-	info := client.FromContext(ctx)
-	info.Auth = p
-	return client.NewContext(ctx, info), nil
+	return ctx, err
 }
 
-func (v *validator) check(ctx context.Context, headers map[string][]string) (*principal, *authError) {
-	raw, aerr := v.extract(headers)
-	if aerr != nil {
-		return nil, aerr
-	}
-	now := v.now()
-	if v.cache != nil {
-		if p, ok := v.cache.GetIfPresent(raw); ok {
-			if !v.keys.stillTrusted(p.kid, p.key) {
-				v.cache.Invalidate(raw)
-			} else {
-				if aerr := v.checkTimes(p.exp, p.nbf, now); aerr != nil {
-					v.cache.Invalidate(raw)
-					return nil, aerr
-				}
-				return p, nil
+var stringClaims = []string{"oid", "tid", "azp", "sub", "appid", "ver", "scp"}
+
+// finish checks tenant, roles and scopes and builds the principal.
+func (v *validator) finish(c jwtauth.Claims, st *jwtauth.KeyState) (client.AuthData, *jwtauth.Refusal) {
+	// The claims read here have the JSON types Entra gives them; any other
+	// type is refused, as a typed decoding would.
+	for _, name := range stringClaims {
+		if x, ok := c[name]; ok && x != nil {
+			if _, ok := x.(string); !ok {
+				return nil, jwtauth.Refuse(reasonMalformedToken, "token claims are not valid JSON claims: %s is not a string", name)
 			}
 		}
-	}
-	p, aerr := v.verify(ctx, raw, now)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if v.cache != nil {
-		v.cache.Set(raw, p)
-	}
-	return p, nil
-}
-
-// extract finds the one header value and strips the scheme.
-func (v *validator) extract(headers map[string][]string) (string, *authError) {
-	vals, ok := headers[v.header]
-	if !ok {
-		vals, ok = headers[v.headerLow]
-	}
-	if !ok {
-		for k, vs := range headers {
-			if strings.EqualFold(k, v.header) {
-				vals, ok = vs, true
-				break
-			}
-		}
-	}
-	if !ok || len(vals) == 0 {
-		return "", refuse(reasonMissing, "missing %s header", v.header)
-	}
-	if len(vals) > 1 {
-		return "", refuse(reasonMalformedHdr, "more than one %s header value; exactly one is allowed", v.header)
-	}
-	s := vals[0]
-	if v.scheme != "" {
-		n := len(v.scheme)
-		if len(s) <= n || !strings.EqualFold(s[:n], v.scheme) || s[n] != ' ' {
-			return "", refuse(reasonMalformedHdr, "%s header does not hold %q followed by a token", v.header, v.scheme+" ")
-		}
-		s = strings.TrimLeft(s[n+1:], " ")
-	}
-	if s == "" {
-		return "", refuse(reasonMalformedHdr, "%s header holds no token", v.header)
-	}
-	if len(s) > maxTokenLength {
-		return "", refuse(reasonMalformedToken, "token longer than %d bytes", maxTokenLength)
-	}
-	return s, nil
-}
-
-// verify checks signature and claims of a token not seen before.
-func (v *validator) verify(ctx context.Context, raw string, now time.Time) (*principal, *authError) {
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil {
-		return nil, explainParseError(raw)
-	}
-	if len(jws.Signatures) != 1 {
-		return nil, refuse(reasonMalformedToken, "token must carry exactly one signature")
-	}
-	kid := jws.Signatures[0].Header.KeyID
-	if kid == "" {
-		return nil, refuse(reasonMalformedToken, "token header has no kid (key id)")
-	}
-	key, aerr := v.key(ctx, kid)
-	if aerr != nil {
-		return nil, aerr
-	}
-	payload, err := jws.Verify(key)
-	if err != nil {
-		return nil, refuse(reasonSignature, "token signature is invalid for key %s", quote(kid))
-	}
-	var c tokenClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, refuse(reasonMalformedToken, "token claims are not valid JSON claims: %v", err)
-	}
-	p, aerr := v.checkClaims(&c, now)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.kid, p.key = kid, key
-	return p, nil
-}
-
-// key returns the public key for kid, re-fetching the key set (rate-limited)
-// when kid is unknown.
-func (v *validator) key(ctx context.Context, kid string) (*rsa.PublicKey, *authError) {
-	if st := v.keys.current(); st != nil {
-		if k := st.keys[kid]; k != nil {
-			return k, nil
-		}
-	}
-	v.keys.refetchForUnknownKid(ctx)
-	st := v.keys.current()
-	if st == nil {
-		err := v.keys.lastError()
-		if err == nil {
-			err = errNoKeys
-		}
-		// The fetch error names URLs, DNS and TLS details: for the log only.
-		v.keysLog.Do(func() {
-			v.keys.logger.Warn("Refusing requests: the token issuer's signing keys are not available", zap.Error(err))
-		})
-		return nil, refuse(reasonNoKeys, "the server cannot validate tokens now: the issuer's signing keys are not available")
-	}
-	if k := st.keys[kid]; k != nil {
-		return k, nil
-	}
-	return nil, refuse(reasonUnknownKey, "token is signed with unknown key %s (not in the issuer's JWKS)", quote(kid))
-}
-
-func (v *validator) checkClaims(c *tokenClaims, now time.Time) (*principal, *authError) {
-	if c.Exp == nil {
-		return nil, refuse(reasonMalformedToken, "token has no exp claim")
 	}
 	p := &principal{
-		oid: c.Oid, tid: c.Tid, azp: c.Azp, sub: c.Sub, iss: c.Iss, ver: c.Ver,
-		roles: c.Roles, exp: c.Exp.Time(),
+		oid: c.String("oid"), tid: c.String("tid"), azp: c.String("azp"), sub: c.String("sub"),
+		iss: c.String("iss"), ver: c.String("ver"), appID: c.String("appid"),
 	}
-	if c.Nbf != nil {
-		p.nbf = c.Nbf.Time()
+	switch r := c["roles"].(type) {
+	case nil:
+	case []any:
+		p.roles = c.Strings("roles")
+		if len(p.roles) != len(r) {
+			return nil, jwtauth.Refuse(reasonMalformedToken, "token claims are not valid JSON claims: roles is not an array of strings")
+		}
+	default:
+		// Entra sends roles as an array; anything else is not its token.
+		return nil, jwtauth.Refuse(reasonMalformedToken, "token claims are not valid JSON claims: roles is not an array of strings")
 	}
-	if aerr := v.checkTimes(p.exp, p.nbf, now); aerr != nil {
-		return nil, aerr
-	}
-	if !v.issuerOK(c.Iss, c.Tid) {
-		return nil, refuse(reasonIssuer, "token issuer %s is not accepted", quote(c.Iss))
-	}
-	if !slices.ContainsFunc(v.audiences, func(a string) bool { return c.Aud.Contains(a) }) {
-		return nil, refuse(reasonAudience, "token audience %s is not one of the accepted audiences", quote(strings.Join(c.Aud, ",")))
-	}
-	if !v.tenantOK(c.Tid) {
-		return nil, refuse(reasonTenant, "token tenant %s is not allowed", quote(c.Tid))
+	if !v.tenantOK(p.tid, st) {
+		return nil, jwtauth.Refuse(reasonTenant, "token tenant %s is not allowed", jwtauth.Quote(p.tid))
 	}
 	for _, r := range v.roles {
-		if !slices.Contains(c.Roles, r) {
-			return nil, refuse(reasonRole, "token lacks the required role %s", quote(r))
+		if !slices.Contains(p.roles, r) {
+			return nil, jwtauth.Refuse(reasonRole, "token lacks the required role %s", jwtauth.Quote(r))
 		}
 	}
-	if c.Scp != "" {
-		p.scopes = strings.Fields(c.Scp)
+	if scp := c.String("scp"); scp != "" {
+		p.scopes = strings.Fields(scp)
 	}
 	for _, s := range v.scopes {
 		if !slices.Contains(p.scopes, s) {
-			return nil, refuse(reasonScope, "token lacks the required scope %s", quote(s))
+			return nil, jwtauth.Refuse(reasonScope, "token lacks the required scope %s", jwtauth.Quote(s))
 		}
 	}
-	p.appID = c.AppID
 	if p.appID == "" {
-		p.appID = c.Azp
+		p.appID = p.azp
 	}
-	p.subject = c.Oid
+	p.subject = p.oid
 	if p.subject == "" {
-		p.subject = c.Sub
+		p.subject = p.sub
 	}
 	return p, nil
 }
 
 // tenantOK checks tid against allowed_tenants, tenant_id, or the tenant id
 // discovery gave for a tenant_id that is a domain name.
-func (v *validator) tenantOK(tid string) bool {
+func (v *validator) tenantOK(tid string, st *jwtauth.KeyState) bool {
 	if v.tenantOfKeys {
-		st := v.keys.current()
-		return st != nil && st.tenant != "" && strings.EqualFold(tid, st.tenant)
+		return st != nil && st.Tag != "" && strings.EqualFold(tid, st.Tag)
 	}
 	if v.tenants == nil {
 		return true
@@ -402,24 +264,11 @@ func (v *validator) tenantOK(tid string) bool {
 	return ok
 }
 
-func (v *validator) checkTimes(exp, nbf, now time.Time) *authError {
-	if !now.Before(exp.Add(v.skew)) {
-		return refuse(reasonExpired, "token expired at %s (clock skew allowance %s)", exp.UTC().Format(time.RFC3339), v.skew)
-	}
-	if !nbf.IsZero() && now.Add(v.skew).Before(nbf) {
-		return refuse(reasonNotYetValid, "token is not valid before %s (clock skew allowance %s)", nbf.UTC().Format(time.RFC3339), v.skew)
-	}
-	return nil
-}
-
-// issuerOK matches iss against the issuers of the discovery documents,
-// substituting the token's tid into Entra's "{tenantid}" template.
-func (v *validator) issuerOK(iss, tid string) bool {
-	st := v.keys.current()
-	if st == nil || iss == "" {
-		return false
-	}
-	for _, want := range st.issuers {
+// matchEntraIssuer matches iss against the issuers of the discovery
+// documents, substituting the token's tid into Entra's "{tenantid}" template.
+func matchEntraIssuer(st *jwtauth.KeyState, iss string, c jwtauth.Claims) bool {
+	tid := c.String("tid")
+	for _, want := range st.Issuers {
 		if strings.Contains(want, "{tenantid}") {
 			if tid == "" || !validTenantChars(tid) {
 				continue
@@ -442,35 +291,26 @@ func validTenantChars(t string) bool {
 	return true
 }
 
-// explainParseError turns a parse failure into a clear reason, naming a
-// refused algorithm ("none", "HS256", ...) when the header says which.
-func explainParseError(raw string) *authError {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return refuse(reasonMalformedToken, "token is not a JWT (want three dot-separated parts, got %d)", len(parts))
+// tenantDomain returns server::tenant_id when it is a domain name of the
+// tenant, whose id (the tid of its tokens) must then come from discovery.
+func tenantDomain(s *ServerConfig) string {
+	if s.TenantID == "" || isGUID(s.TenantID) || isMultiTenant(s.TenantID) {
+		return ""
 	}
-	hdr, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return refuse(reasonMalformedToken, "token header is not base64url")
-	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	if err := json.Unmarshal(hdr, &h); err != nil {
-		return refuse(reasonMalformedToken, "token header is not JSON")
-	}
-	if h.Alg != string(jose.RS256) {
-		return refuse(reasonAlgorithm, "token algorithm %s is not accepted (only RS256)", quote(h.Alg))
-	}
-	return refuse(reasonMalformedToken, "token is not a valid compact JWS")
+	return s.TenantID
 }
 
-// quote renders a value taken from a token for an error message: quoted,
-// truncated, without control characters.
-func quote(s string) string {
-	const maxLen = 80
-	if len(s) > maxLen {
-		s = s[:maxLen] + "..."
+// tenantOfIssuer returns the tenant id in an Entra issuer: the first path
+// segment of https://login.microsoftonline.com/<id>/v2.0 or
+// https://sts.windows.net/<id>/, if it is a GUID.
+func tenantOfIssuer(iss string) string {
+	u, err := url.Parse(iss)
+	if err != nil {
+		return ""
 	}
-	return fmt.Sprintf("%q", s)
+	seg, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if !isGUID(seg) {
+		return ""
+	}
+	return seg
 }

@@ -77,6 +77,10 @@ service:
 	}
 }
 
+// oauth2Receiver starts collector B, which validates A's access tokens from
+// idp and writes what it receives to outFile.
+type oauth2Receiver func(t *testing.T, idp *fakeoidc.Server, dir, caFile, outFile string, secrets []string) *harness.Collector
+
 // TestOAuth2ClientEndToEnd: telemetrygen sends through A, which exports with
 // tokens from the fake provider (8s lifetime, refreshed every 4s), to B,
 // whose bearerauth server accepts exactly the tokens the provider issued.
@@ -85,30 +89,29 @@ service:
 // receive every span sent.
 func TestOAuth2ClientEndToEnd(t *testing.T) {
 	harness.RequireComponents(t, "oauth2client", "bearerauth")
-	idp, err := fakeoidc.New()
-	require.NoError(t, err)
-	t.Cleanup(idp.Close) // registered first: closes after the collectors stopped
-	const lifetime = 8 * time.Second
-	idp.SetTokenLifetime(lifetime)
-	oldSecret, newSecret := "e2e-old-"+newToken(t), "e2e-new-"+newToken(t)
-	idp.SetClient(fakeoidc.Client{ID: oauth2ClientID, Secrets: []string{oldSecret}})
+	runOAuth2ClientEndToEnd(t, "bearerauth", bearerAuthReceiver)
+}
 
-	dir := t.TempDir()
-	caFile := filepath.Join(dir, "idp-ca.pem")
-	require.NoError(t, idp.WriteCAFile(caFile))
-	secretFile := filepath.Join(dir, "client-secret")
-	harness.WriteFile(t, secretFile, []byte(oldSecret+"\n"))
+// TestOAuth2ClientToOIDCAuth: the same with B validating the tokens as JWTs
+// of the provider with the oidcauth server (discovery, JWKS, audience): the
+// outage takes down the provider's JWKS too, and B keeps validating with the
+// keys it holds.
+func TestOAuth2ClientToOIDCAuth(t *testing.T) {
+	harness.RequireComponents(t, "oauth2client", "oidcauth")
+	runOAuth2ClientEndToEnd(t, "oidcauth", func(t *testing.T, idp *fakeoidc.Server, _, caFile, outFile string, secrets []string) *harness.Collector {
+		return harness.Start(t, harness.Options{Name: "server-B", Config: oidcServerConfig(idp.Issuer(), caFile, outFile), Redact: secrets})
+	})
+}
+
+// bearerAuthReceiver is B with bearerauth: every token the provider issues
+// is added to B's tokens_file, and the token response waits until B accepts
+// it: B knows a token before A can send it, as with a real validating
+// receiver.
+func bearerAuthReceiver(t *testing.T, idp *fakeoidc.Server, dir, _, outFile string, secrets []string) *harness.Collector {
 	tokensFile := filepath.Join(dir, "accepted-tokens")
 	placeholder := newToken(t) // B needs a token set before the first issue
 	harness.WriteFile(t, tokensFile, []byte(placeholder+"\n"))
-	outFile := filepath.Join(dir, "received.json")
-	secrets := []string{oldSecret, newSecret}
-
 	server := harness.Start(t, harness.Options{Name: "server-B", Config: serverConfig(tokensFile, outFile), Redact: secrets})
-
-	// Every token the provider issues is added to B's tokens_file, and the
-	// token response waits until B accepts it: B knows a token before A can
-	// send it, as with a real validating receiver.
 	var mu sync.Mutex
 	accepted := []string{placeholder}
 	idp.OnIssue(func(tok string) {
@@ -131,6 +134,27 @@ func TestOAuth2ClientEndToEnd(t *testing.T) {
 			return err
 		})
 	})
+	return server
+}
+
+func runOAuth2ClientEndToEnd(t *testing.T, name string, startReceiver oauth2Receiver) {
+	idp, err := fakeoidc.New()
+	require.NoError(t, err)
+	t.Cleanup(idp.Close) // registered first: closes after the collectors stopped
+	const lifetime = 8 * time.Second
+	idp.SetTokenLifetime(lifetime)
+	oldSecret, newSecret := "e2e-old-"+newToken(t), "e2e-new-"+newToken(t)
+	idp.SetClient(fakeoidc.Client{ID: oauth2ClientID, Secrets: []string{oldSecret}})
+
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "idp-ca.pem")
+	require.NoError(t, idp.WriteCAFile(caFile))
+	secretFile := filepath.Join(dir, "client-secret")
+	harness.WriteFile(t, secretFile, []byte(oldSecret+"\n"))
+	outFile := filepath.Join(dir, "received.json")
+	secrets := []string{oldSecret, newSecret}
+
+	server := startReceiver(t, idp, dir, caFile, outFile, secrets)
 	client := harness.Start(t, harness.Options{
 		Name: "client-A", Config: oauth2ClientConfig(idp.TokenURL(), caFile, secretFile, server.Endpoint(portGRPC)), Redact: secrets,
 	})
@@ -182,6 +206,47 @@ func TestOAuth2ClientEndToEnd(t *testing.T) {
 			assert.NotContains(t, log, s, "no log may contain a client secret")
 		}
 	}
-	t.Logf("oauth2client e2e: %d spans sent through A, %d received by B (%d during the 6s outage); provider: %d token requests, %d issued, %d failed by the outage, %d rejected",
-		spans, got, duringOutage, counts.Token, counts.TokenIssued, counts.Failed-failedBefore, counts.TokenRejected)
+	t.Logf("oauth2client -> %s e2e: %d spans sent through A, %d received by B (%d during the 6s outage); provider: %d token requests, %d issued, %d failed by the outage, %d rejected",
+		name, spans, got, duringOutage, counts.Token, counts.TokenIssued, counts.Failed-failedBefore, counts.TokenRejected)
+}
+
+// oidcServerConfig is collector B validating the provider's JWTs with
+// oidcauth (the audience A requests).
+func oidcServerConfig(issuer, caFile, outFile string) func(p *harness.Ports) string {
+	return func(p *harness.Ports) string {
+		return fmt.Sprintf(`
+extensions:
+  health_check:
+    endpoint: %[1]s
+  oidcauth:
+    issuers:
+      - issuer_url: %[2]s
+        audiences: [otelcol-e2e-gateway]
+        required_claims:
+          client_id: %[3]s
+    tls:
+      ca_file: %[4]q
+    timeout: 2s
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %[5]s
+        auth:
+          authenticator: oidcauth
+exporters:
+  file:
+    path: %[6]q
+    flush_interval: 100ms
+service:
+  extensions: [health_check, oidcauth]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+  telemetry:
+    metrics:
+      level: none
+`, p.Endpoint(harness.HealthCheck), issuer, oauth2ClientID, caFile, p.Endpoint(portGRPC), outFile)
+	}
 }

@@ -167,6 +167,6 @@ func TestComponents(t *testing.T) {
 	assert.Subset(t, namesOf(got.Receivers), []string{"otlp"})
 	assert.Subset(t, namesOf(got.Processors), []string{"batch", "kvcache", "memory_limiter"})
 	assert.Subset(t, namesOf(got.Exporters), []string{"debug", "file", "otlp_grpc", "otlp_http"})
-	assert.Subset(t, namesOf(got.Extensions), []string{"azureidentityauth", "bearerauth", "file_storage", "health_check", "httpkv", "memkv", "oauth2client", "rediskv", "zpages"})
+	assert.Subset(t, namesOf(got.Extensions), []string{"azureidentityauth", "bearerauth", "file_storage", "health_check", "httpkv", "memkv", "oauth2client", "oidcauth", "rediskv", "zpages"})
 	assert.Subset(t, namesOf(got.Providers), []string{"env", "file", "http", "https", "yaml"})
 }

@@ -78,9 +78,14 @@ func TestDiscoveryAndJWKSRotation(t *testing.T) {
 	second, err := s.RotateKey()
 	require.NoError(t, err)
 	assert.Equal(t, []string{first, second}, jwks())
+	// A test's own key is published beside them until RetireKeys.
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	s.PublishKey(jose.JSONWebKey{Key: &ec.PublicKey, KeyID: "ec-1", Algorithm: string(jose.ES256), Use: "sig"})
+	assert.Equal(t, []string{first, second, "ec-1"}, jwks())
 	s.RetireKeys()
 	assert.Equal(t, []string{second}, jwks())
-	assert.Equal(t, Counts{Discovery: 1, JWKS: 3}, s.Counts())
+	assert.Equal(t, Counts{Discovery: 1, JWKS: 4}, s.Counts())
 }
 
 func TestClientCredentialsSecretMethods(t *testing.T) {

@@ -63,8 +63,9 @@ func (k SigningKey) SignWorkloadToken(issuer, subject string, aud []string, life
 // KeySet is a rotating set of signing keys: the newest signs, all are
 // published until retired. Safe for concurrent use.
 type KeySet struct {
-	mu   sync.Mutex
-	keys []SigningKey // keys[len-1] signs
+	mu    sync.Mutex
+	keys  []SigningKey      // keys[len-1] signs
+	extra []jose.JSONWebKey // published besides keys (PublishKey)
 }
 
 // NewKeySet returns a key set holding one fresh key.
@@ -89,10 +90,21 @@ func (ks *KeySet) RotateKey() (kid string, err error) {
 	return k.KID, nil
 }
 
-// RetireKeys removes every key but the current one from the JWKS.
+// RetireKeys removes every key but the current one from the JWKS (keys
+// added with PublishKey too).
 func (ks *KeySet) RetireKeys() {
 	ks.mu.Lock()
 	ks.keys = ks.keys[len(ks.keys)-1:]
+	ks.extra = nil
+	ks.mu.Unlock()
+}
+
+// PublishKey adds a public key of the test's own (an ECDSA key, an RSA key
+// published for PS256...) to the JWKS until RetireKeys, so tests can sign
+// tokens the validator finds in the issuer's key set.
+func (ks *KeySet) PublishKey(k jose.JSONWebKey) {
+	ks.mu.Lock()
+	ks.extra = append(ks.extra, k)
 	ks.mu.Unlock()
 }
 
@@ -119,6 +131,7 @@ func (ks *KeySet) JWKS() jose.JSONWebKeySet {
 			Key: &k.Private.PublicKey, KeyID: k.KID, Algorithm: string(jose.RS256), Use: "sig",
 		})
 	}
+	set.Keys = append(set.Keys, ks.extra...)
 	return set
 }
 
