@@ -273,26 +273,21 @@ func findField(fields []field, path string) (int, bool) {
 	return lo, lo < len(fields) && fields[lo].path == path
 }
 
-// apply sets ops on attrs according to the lookup's action.
+// apply sets ops on attrs according to the lookup's action. Insert and upsert find
+// each name with one pass over attrs (GetOrPutEmpty), not a Get and then a Put.
 func (l *lookup) apply(attrs pcommon.Map, ops []attrOp) {
-	switch l.action {
-	case ActionUpdate:
+	if l.action == ActionUpdate {
 		for i := range ops {
 			if v, ok := attrs.Get(ops[i].name); ok {
 				ops[i].setTo(v)
 			}
 		}
-	case ActionInsert:
-		attrs.EnsureCapacity(attrs.Len() + len(ops))
-		for i := range ops {
-			if _, existed := attrs.Get(ops[i].name); !existed {
-				ops[i].putTo(attrs)
-			}
-		}
-	default: // upsert
-		attrs.EnsureCapacity(attrs.Len() + len(ops))
-		for i := range ops {
-			ops[i].putTo(attrs)
+		return
+	}
+	attrs.EnsureCapacity(attrs.Len() + len(ops))
+	for i := range ops {
+		if v, existed := attrs.GetOrPutEmpty(ops[i].name); !existed || l.action != ActionInsert {
+			ops[i].setTo(v)
 		}
 	}
 }

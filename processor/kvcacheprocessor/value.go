@@ -68,20 +68,6 @@ func (op *attrOp) setTo(v pcommon.Value) {
 	}
 }
 
-// putTo sets the attribute on attrs (pdata's Put: one allocation for the new value).
-func (op *attrOp) putTo(attrs pcommon.Map) {
-	switch op.kind {
-	case kindStr:
-		attrs.PutStr(op.name, op.str)
-	case kindInt:
-		attrs.PutInt(op.name, op.num)
-	case kindDouble:
-		attrs.PutDouble(op.name, math.Float64frombits(uint64(op.num)))
-	case kindBool:
-		attrs.PutBool(op.name, op.b)
-	}
-}
-
 // field is one flattened field of a JSON object (name is the dotted path).
 type field struct {
 	path string

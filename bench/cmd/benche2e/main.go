@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.collector, "collector", "dist/otelcol-custom", "our distribution's binary")
-	fs.StringVar(&o.peer, "peer", "bench/_e2e/peerdist/otelcol-peer", "the peer distribution's binary (rows contrib*)")
+	fs.StringVar(&o.peer, "peer", "bench/_e2e/peerdist/otelcol-peer", "the peer distribution's binary (rows contrib* and floor)")
 	rowList := fs.String("rows", defaultRows, "comma-separated rows, in the order run in each round; known: "+rowNames(rows))
 	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds (each runs every row once)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before the measured window")

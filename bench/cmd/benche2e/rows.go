@@ -50,6 +50,8 @@ var rows = []row{
 		config: func(p ports, _ string) (string, error) {
 			return collectorConfig(p, contribAuthExt, "bearertokenauth/server", attributesProc, "attributes/user", "debug"), nil
 		}},
+	{name: "floor", desc: "peer: bearertokenauth + enrichfloor, the same 5 attributes per span by one map lookup", peer: true, auth: true,
+		config: floorConfig},
 	// Not in the default set: what the shared sink costs (peer binary, which has nop).
 	{name: "contrib-plain", desc: "peer: otlp receiver → debug (basic)", peer: true, config: func(p ports, _ string) (string, error) {
 		return collectorConfig(p, "", "", "", "", "debug"), nil
@@ -59,7 +61,7 @@ var rows = []row{
 	}},
 }
 
-const defaultRows = "plain,bearerauth,bearerauth+kvcache,contrib"
+const defaultRows = "plain,bearerauth,bearerauth+kvcache,contrib,floor"
 
 func findRow(name string) (row, bool) {
 	for _, r := range rows {
@@ -88,7 +90,8 @@ const attributesProc = `
       - {key: user.limit, value: 500, action: insert}
       - {key: user.beta, value: true, action: insert}`
 
-func kvcacheConfig(p ports, dir string) (string, error) {
+// writeUsers writes the users file (memkv's file form: key -> object) into dir.
+func writeUsers(dir string) (string, error) {
 	data := make(map[string]any, userKeys)
 	for i := range userKeys {
 		data[fmt.Sprintf("user-%d", i)] = userValue
@@ -98,7 +101,12 @@ func kvcacheConfig(p ports, dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, "users.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	return path, os.WriteFile(path, b, 0o600)
+}
+
+func kvcacheConfig(p ports, dir string) (string, error) {
+	path, err := writeUsers(dir)
+	if err != nil {
 		return "", err
 	}
 	ext := bearerauthExt + `
@@ -115,6 +123,20 @@ func kvcacheConfig(p ports, dir string) (string, error) {
         target_prefix: "user."
         action: insert`
 	return collectorConfig(p, ext, "bearerauth/server", proc, "kvcache/user", "debug"), nil
+}
+
+// floorConfig is the floor row: bench/enrichfloor adds the users file's attributes.
+func floorConfig(p ports, dir string) (string, error) {
+	path, err := writeUsers(dir)
+	if err != nil {
+		return "", err
+	}
+	proc := `
+  enrichfloor/user:
+    key: user.id
+    prefix: "user."
+    file: ` + path
+	return collectorConfig(p, contribAuthExt, "bearertokenauth/server", proc, "enrichfloor/user", "debug"), nil
 }
 
 // collectorConfig renders one config: the otlp gRPC receiver (with authenticator if set), the
