@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/rueidis"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
@@ -41,7 +40,7 @@ type redisKV struct {
 	host    component.Host
 	client  atomic.Pointer[rueidis.Client]
 	lastErr atomic.Pointer[error] // why there is no client (nil once connected)
-	healthy atomic.Int32          // statusUnknown, statusOK, statusError
+	health  kvcache.Health
 	closed  atomic.Bool
 
 	mu      sync.Mutex // guards cancel and done
@@ -53,12 +52,6 @@ type redisKV struct {
 	auth   *tokenAuth // nil without auth::token_provider
 }
 
-const (
-	statusUnknown int32 = iota
-	statusOK
-	statusError
-)
-
 var (
 	_ extension.Extension = (*redisKV)(nil)
 	_ kvcache.Provider    = (*redisKV)(nil)
@@ -69,7 +62,12 @@ func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &redisKV{cfg: cfg, logger: set.Logger, telemetry: tb, metrics: newMetricAttrs()}
+	e := &redisKV{cfg: cfg, logger: set.Logger, telemetry: tb, metrics: newMetricAttrs(),
+		health: kvcache.Health{
+			Logger:    set.Logger,
+			Failing:   "Redis is unavailable; store calls fail until it is back",
+			Recovered: "Redis calls succeed again",
+		}}
 	e.setLastErr(errors.New("rediskv: not started"))
 	return e, nil
 }
@@ -336,28 +334,17 @@ func (e *redisKV) Store(_ context.Context, _ component.ID) (kvcache.Store, error
 	return s, nil
 }
 
-// reportOK reports StatusOK when the state changes to healthy.
+// reportOK and reportError update the component status (see kvcache.Health);
+// not after Shutdown.
 func (e *redisKV) reportOK() {
-	prev := e.healthy.Swap(statusOK)
-	if prev == statusOK || e.closed.Load() {
-		return
-	}
-	if prev == statusError {
-		e.logger.Info("Redis calls succeed again")
-	}
-	if e.host != nil {
-		componentstatus.ReportStatus(e.host, componentstatus.NewEvent(componentstatus.StatusOK))
+	if !e.closed.Load() {
+		e.health.OK(e.host)
 	}
 }
 
-// reportError reports a recoverable error when the state changes to failing,
-// and logs it once per change.
 func (e *redisKV) reportError(err error) {
-	if e.healthy.Swap(statusError) != statusError && !e.closed.Load() {
-		e.logger.Warn("Redis is unavailable; store calls fail until it is back", zap.Error(err))
-		if e.host != nil {
-			componentstatus.ReportStatus(e.host, componentstatus.NewRecoverableErrorEvent(err))
-		}
+	if !e.closed.Load() {
+		e.health.Failed(e.host, err)
 	}
 }
 
