@@ -38,7 +38,6 @@ type httpKV struct {
 	sem                 chan struct{} // per_key requests in flight
 
 	client atomic.Pointer[http.Client]
-	host   component.Host
 	health kvcache.Health
 	closed atomic.Bool
 }
@@ -84,7 +83,7 @@ func newHTTPKV(cfg *Config, set extension.Settings) (*httpKV, error) {
 // settings that cannot work (an auth extension that is missing, unreadable TLS
 // files) fail Start.
 func (e *httpKV) Start(ctx context.Context, host component.Host) error {
-	e.host = host
+	e.health.Start(host)
 	cc := e.cfg.ClientConfig
 	if ka := cc.Keepalive.Get(); ka != nil && ka.MaxIdleConnsPerHost == 0 && e.sem != nil {
 		// Keep as many idle connections as GETs run at once (net/http keeps 2),
@@ -104,6 +103,7 @@ func (e *httpKV) Start(ctx context.Context, host component.Host) error {
 // Shutdown closes idle connections; calls made afterwards fail.
 func (e *httpKV) Shutdown(context.Context) error {
 	e.closed.Store(true)
+	e.health.Shutdown()
 	if c := e.client.Swap(nil); c != nil {
 		c.CloseIdleConnections()
 	}
@@ -129,18 +129,4 @@ func (e *httpKV) httpClient() (*http.Client, error) {
 		return nil, errShutdown
 	}
 	return nil, errNotStarted
-}
-
-// reportOK and reportError update the component status (see kvcache.Health);
-// not after Shutdown.
-func (e *httpKV) reportOK() {
-	if !e.closed.Load() {
-		e.health.OK(e.host)
-	}
-}
-
-func (e *httpKV) reportError(err error) {
-	if !e.closed.Load() {
-		e.health.Failed(e.host, err)
-	}
 }

@@ -12,8 +12,9 @@ import (
 // component status and log lines, once per change rather than once per call:
 // the first success reports StatusOK; the first failure after that (or before
 // any success) logs Failing at Warn and reports a recoverable error; the first
-// success after failing logs Recovered at Info and reports StatusOK. It is safe
-// for concurrent use; the zero state is "no call yet".
+// success after failing logs Recovered at Info and reports StatusOK. Before
+// Start changes are logged but not reported; after Shutdown nothing is. Safe
+// for concurrent use.
 type Health struct {
 	// Logger receives the two messages below.
 	Logger *zap.Logger
@@ -22,7 +23,9 @@ type Health struct {
 	// Recovered is logged when calls succeed again after failing.
 	Recovered string
 
-	state atomic.Int32 // healthUnknown, healthOK, healthFailing
+	host   component.Host // set by Start, before any call can complete
+	closed atomic.Bool
+	state  atomic.Int32 // healthUnknown, healthOK, healthFailing
 }
 
 const (
@@ -31,28 +34,36 @@ const (
 	healthFailing
 )
 
-// OK records a successful call. host may be nil (not started): then nothing is
-// reported, but the change is still logged.
-func (h *Health) OK(host component.Host) {
+// Start sets the host that changes are reported to. Call it from the
+// extension's Start before the first backend call.
+func (h *Health) Start(host component.Host) { h.host = host }
+
+// Shutdown stops reporting and logging: what completes afterwards is not news.
+func (h *Health) Shutdown() { h.closed.Store(true) }
+
+// OK records a successful call.
+func (h *Health) OK() {
 	prev := h.state.Swap(healthOK)
-	if prev == healthOK {
+	if prev == healthOK || h.closed.Load() {
 		return
 	}
 	if prev == healthFailing {
 		h.Logger.Info(h.Recovered)
 	}
-	if host != nil {
-		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
-	}
+	h.report(componentstatus.NewEvent(componentstatus.StatusOK))
 }
 
-// Failed records a failed call with its error; host as for OK.
-func (h *Health) Failed(host component.Host, err error) {
-	if h.state.Swap(healthFailing) == healthFailing {
+// Failed records a failed call with its error.
+func (h *Health) Failed(err error) {
+	if h.state.Swap(healthFailing) == healthFailing || h.closed.Load() {
 		return
 	}
 	h.Logger.Warn(h.Failing, zap.Error(err))
-	if host != nil {
-		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(err))
+	h.report(componentstatus.NewRecoverableErrorEvent(err))
+}
+
+func (h *Health) report(ev *componentstatus.Event) {
+	if h.host != nil {
+		componentstatus.ReportStatus(h.host, ev)
 	}
 }

@@ -16,9 +16,13 @@ import (
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
 )
 
-func newHealth() (*kvcache.Health, *observer.ObservedLogs) {
+// newHealth returns a started Health reporting to the returned host, and its log.
+func newHealth() (*kvcache.Health, *kvcachetest.Host, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	return &kvcache.Health{Logger: zap.New(core), Failing: "calls fail", Recovered: "calls succeed again"}, logs
+	h := &kvcache.Health{Logger: zap.New(core), Failing: "calls fail", Recovered: "calls succeed again"}
+	host := kvcachetest.NewHost(nil)
+	h.Start(host)
+	return h, host, logs
 }
 
 // drain returns the statuses reported to host so far.
@@ -33,17 +37,16 @@ func drain(host *kvcachetest.Host) []componentstatus.Status {
 // TestHealthReportsChangesOnce: one status event and at most one log line per
 // change, however many calls repeat the same outcome.
 func TestHealthReportsChangesOnce(t *testing.T) {
-	h, logs := newHealth()
-	host := kvcachetest.NewHost(nil)
+	h, host, logs := newHealth()
 
-	h.OK(host)
-	h.OK(host)
+	h.OK()
+	h.OK()
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, drain(host), "the first success")
 	assert.Zero(t, logs.Len(), "nothing to log: calls never failed")
 
 	boom := errors.New("connection refused")
 	for range 3 {
-		h.Failed(host, boom)
+		h.Failed(boom)
 	}
 	ev := <-host.Events()
 	assert.Equal(t, componentstatus.StatusRecoverableError, ev.Status())
@@ -55,8 +58,8 @@ func TestHealthReportsChangesOnce(t *testing.T) {
 	assert.Equal(t, "calls fail", warn[0].Message)
 	assert.Equal(t, boom.Error(), warn[0].ContextMap()["error"])
 
-	h.OK(host)
-	h.OK(host)
+	h.OK()
+	h.OK()
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, drain(host))
 	info := logs.TakeAll()
 	require.Len(t, info, 1)
@@ -66,31 +69,43 @@ func TestHealthReportsChangesOnce(t *testing.T) {
 
 // TestHealthFailingFirst: a failure before any success is a change too.
 func TestHealthFailingFirst(t *testing.T) {
-	h, logs := newHealth()
-	host := kvcachetest.NewHost(nil)
-	h.Failed(host, errors.New("no route"))
+	h, host, logs := newHealth()
+	h.Failed(errors.New("no route"))
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, drain(host))
 	assert.Equal(t, 1, logs.FilterMessage("calls fail").Len())
 }
 
-// TestHealthWithoutHost: before Start (no host) changes are logged, not reported.
-func TestHealthWithoutHost(t *testing.T) {
-	h, logs := newHealth()
-	h.Failed(nil, errors.New("down"))
-	h.OK(nil)
+// TestHealthBeforeStart: before Start (no host) changes are logged, not reported.
+func TestHealthBeforeStart(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	h := &kvcache.Health{Logger: zap.New(core), Failing: "calls fail", Recovered: "calls succeed again"}
+	h.Failed(errors.New("down"))
+	h.OK()
 	assert.Equal(t, []string{"calls fail", "calls succeed again"}, messages(logs))
+}
+
+// TestHealthAfterShutdown: what completes after Shutdown is neither reported nor
+// logged.
+func TestHealthAfterShutdown(t *testing.T) {
+	h, host, logs := newHealth()
+	h.OK()
+	require.Len(t, drain(host), 1)
+	h.Shutdown()
+	h.Failed(errors.New("closed"))
+	h.OK()
+	assert.Empty(t, drain(host))
+	assert.Zero(t, logs.Len())
 }
 
 // TestHealthConcurrent: concurrent calls with the same outcome report the change
 // once (run with -race).
 func TestHealthConcurrent(t *testing.T) {
-	h, logs := newHealth()
-	host := kvcachetest.NewHost(nil)
+	h, host, logs := newHealth()
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				h.Failed(host, errors.New("down"))
+				h.Failed(errors.New("down"))
 			}
 		})
 	}

@@ -37,7 +37,6 @@ type redisKV struct {
 	metrics   metricAttrs
 	subs      subscribers
 
-	host    component.Host
 	client  atomic.Pointer[rueidis.Client]
 	lastErr atomic.Pointer[error] // why there is no client (nil once connected)
 	health  kvcache.Health
@@ -79,7 +78,7 @@ func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
 // auth::token_provider that is not a bearer-token provider) fails Start; a
 // provider without a token yet is waited for in the background.
 func (e *redisKV) Start(ctx context.Context, host component.Host) error {
-	e.host = host
+	e.health.Start(host)
 	if id := e.cfg.Auth.TokenProvider; id != nil {
 		p, err := bearertoken.GetProvider(host, *id)
 		if err != nil {
@@ -202,7 +201,7 @@ func (e *redisKV) connect(opt rueidis.ClientOption) bool {
 	if err != nil {
 		err = describeConnectError(err, e.cfg)
 		e.setLastErr(err)
-		e.reportError(err)
+		e.health.Failed(err)
 		return false
 	}
 	if e.cfg.Mode == ModeCluster {
@@ -210,7 +209,7 @@ func (e *redisKV) connect(opt rueidis.ClientOption) bool {
 	}
 	e.client.Store(&c)
 	e.lastErr.Store(nil)
-	e.reportOK()
+	e.health.OK()
 	e.logger.Info("Connected to Redis", zap.String("mode", e.cfg.Mode), zap.Strings("endpoints", e.cfg.Endpoints),
 		zap.Bool("tls", e.tlsUsed), zap.Bool("client_side_caching", e.cfg.ClientSideCaching))
 	return true
@@ -302,6 +301,7 @@ func (e *notConnectedError) Unwrap() error { return e.err }
 // and drops all invalidation subscribers.
 func (e *redisKV) Shutdown(ctx context.Context) error {
 	e.closed.Store(true)
+	e.health.Shutdown()
 	e.mu.Lock()
 	cancel, done := e.cancel, e.done
 	e.mu.Unlock()
@@ -332,20 +332,6 @@ func (e *redisKV) Store(_ context.Context, _ component.ID) (kvcache.Store, error
 		return &trackingStore{store: s}, nil
 	}
 	return s, nil
-}
-
-// reportOK and reportError update the component status (see kvcache.Health);
-// not after Shutdown.
-func (e *redisKV) reportOK() {
-	if !e.closed.Load() {
-		e.health.OK(e.host)
-	}
-}
-
-func (e *redisKV) reportError(err error) {
-	if !e.closed.Load() {
-		e.health.Failed(e.host, err)
-	}
 }
 
 // onInvalidations receives rueidis' "invalidate" pushes. nil means everything
