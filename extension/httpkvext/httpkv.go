@@ -9,10 +9,8 @@ import (
 	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
-	"go.uber.org/zap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/httpkvext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
@@ -39,17 +37,10 @@ type httpKV struct {
 	bulkURL             string
 	sem                 chan struct{} // per_key requests in flight
 
-	client  atomic.Pointer[http.Client]
-	host    component.Host
-	healthy atomic.Int32 // statusUnknown, statusOK, statusError
-	closed  atomic.Bool
+	client atomic.Pointer[http.Client]
+	health kvcache.Health
+	closed atomic.Bool
 }
-
-const (
-	statusUnknown int32 = iota
-	statusOK
-	statusError
-)
 
 var (
 	_ extension.Extension = (*httpKV)(nil)
@@ -65,7 +56,12 @@ func newHTTPKV(cfg *Config, set extension.Settings) (*httpKV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("value_pointer: %w", err)
 	}
-	e := &httpKV{cfg: cfg, set: set.TelemetrySettings, telemetry: tb, metrics: newMetricAttrs(cfg.Mode), ptr: ptr}
+	e := &httpKV{cfg: cfg, set: set.TelemetrySettings, telemetry: tb, metrics: newMetricAttrs(cfg.Mode), ptr: ptr,
+		health: kvcache.Health{
+			Logger:    set.Logger,
+			Failing:   "Lookup API calls fail; lookups fail open until it answers again",
+			Recovered: "Lookup API calls succeed again",
+		}}
 	base := strings.TrimSuffix(cfg.Endpoint, "/")
 	switch cfg.Mode {
 	case ModeBulk:
@@ -87,7 +83,7 @@ func newHTTPKV(cfg *Config, set extension.Settings) (*httpKV, error) {
 // settings that cannot work (an auth extension that is missing, unreadable TLS
 // files) fail Start.
 func (e *httpKV) Start(ctx context.Context, host component.Host) error {
-	e.host = host
+	e.health.Start(host)
 	cc := e.cfg.ClientConfig
 	if ka := cc.Keepalive.Get(); ka != nil && ka.MaxIdleConnsPerHost == 0 && e.sem != nil {
 		// Keep as many idle connections as GETs run at once (net/http keeps 2),
@@ -107,6 +103,7 @@ func (e *httpKV) Start(ctx context.Context, host component.Host) error {
 // Shutdown closes idle connections; calls made afterwards fail.
 func (e *httpKV) Shutdown(context.Context) error {
 	e.closed.Store(true)
+	e.health.Shutdown()
 	if c := e.client.Swap(nil); c != nil {
 		c.CloseIdleConnections()
 	}
@@ -132,25 +129,4 @@ func (e *httpKV) httpClient() (*http.Client, error) {
 		return nil, errShutdown
 	}
 	return nil, errNotStarted
-}
-
-// reportOK reports StatusOK when calls succeed again (or for the first time).
-func (e *httpKV) reportOK() {
-	prev := e.healthy.Swap(statusOK)
-	if prev == statusOK || e.closed.Load() || e.host == nil {
-		return
-	}
-	if prev == statusError {
-		e.set.Logger.Info("Lookup API calls succeed again")
-	}
-	componentstatus.ReportStatus(e.host, componentstatus.NewEvent(componentstatus.StatusOK))
-}
-
-// reportError reports a recoverable error and logs it when calls start failing.
-func (e *httpKV) reportError(err error) {
-	if e.healthy.Swap(statusError) == statusError || e.closed.Load() || e.host == nil {
-		return
-	}
-	e.set.Logger.Warn("Lookup API calls fail; lookups fail open until it answers again", zap.Error(err))
-	componentstatus.ReportStatus(e.host, componentstatus.NewRecoverableErrorEvent(err))
 }

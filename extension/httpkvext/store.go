@@ -88,10 +88,10 @@ func (s *store) Get(ctx context.Context, keys []string) ([]kvcache.Result, error
 			}
 			return nil, fmt.Errorf("%w (%w)", err, cerr)
 		}
-		e.reportError(err)
+		e.health.Failed(err)
 		return nil, err
 	}
-	e.reportOK()
+	e.health.OK()
 	out := make([]kvcache.Result, len(keys))
 	for i, j := range idx {
 		out[i] = vals[j]

@@ -53,13 +53,13 @@ func (e *redisKV) record(ctx context.Context, op operation, keys int, start time
 	t.RediskvKeysPerRoundTrip.Record(ctx, int64(keys), attrs)
 	t.RediskvRoundTripDuration.Record(ctx, time.Since(start).Seconds(), attrs)
 	if err == nil {
-		e.reportOK()
+		e.health.OK()
 		return
 	}
 	reason := errorReason(err)
 	t.RediskvErrors.Add(ctx, 1, e.metrics.errs[op][reason])
 	if reason != "canceled" { // the caller gave up; that says nothing about Redis
-		e.reportError(err)
+		e.health.Failed(err)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/rueidis"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
@@ -38,10 +37,9 @@ type redisKV struct {
 	metrics   metricAttrs
 	subs      subscribers
 
-	host    component.Host
 	client  atomic.Pointer[rueidis.Client]
 	lastErr atomic.Pointer[error] // why there is no client (nil once connected)
-	healthy atomic.Int32          // statusUnknown, statusOK, statusError
+	health  kvcache.Health
 	closed  atomic.Bool
 
 	mu      sync.Mutex // guards cancel and done
@@ -53,12 +51,6 @@ type redisKV struct {
 	auth   *tokenAuth // nil without auth::token_provider
 }
 
-const (
-	statusUnknown int32 = iota
-	statusOK
-	statusError
-)
-
 var (
 	_ extension.Extension = (*redisKV)(nil)
 	_ kvcache.Provider    = (*redisKV)(nil)
@@ -69,7 +61,12 @@ func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &redisKV{cfg: cfg, logger: set.Logger, telemetry: tb, metrics: newMetricAttrs()}
+	e := &redisKV{cfg: cfg, logger: set.Logger, telemetry: tb, metrics: newMetricAttrs(),
+		health: kvcache.Health{
+			Logger:    set.Logger,
+			Failing:   "Redis is unavailable; store calls fail until it is back",
+			Recovered: "Redis calls succeed again",
+		}}
 	e.setLastErr(errors.New("rediskv: not started"))
 	return e, nil
 }
@@ -81,7 +78,7 @@ func newRedisKV(cfg *Config, set extension.Settings) (*redisKV, error) {
 // auth::token_provider that is not a bearer-token provider) fails Start; a
 // provider without a token yet is waited for in the background.
 func (e *redisKV) Start(ctx context.Context, host component.Host) error {
-	e.host = host
+	e.health.Start(host)
 	if id := e.cfg.Auth.TokenProvider; id != nil {
 		p, err := bearertoken.GetProvider(host, *id)
 		if err != nil {
@@ -204,7 +201,7 @@ func (e *redisKV) connect(opt rueidis.ClientOption) bool {
 	if err != nil {
 		err = describeConnectError(err, e.cfg)
 		e.setLastErr(err)
-		e.reportError(err)
+		e.health.Failed(err)
 		return false
 	}
 	if e.cfg.Mode == ModeCluster {
@@ -212,7 +209,7 @@ func (e *redisKV) connect(opt rueidis.ClientOption) bool {
 	}
 	e.client.Store(&c)
 	e.lastErr.Store(nil)
-	e.reportOK()
+	e.health.OK()
 	e.logger.Info("Connected to Redis", zap.String("mode", e.cfg.Mode), zap.Strings("endpoints", e.cfg.Endpoints),
 		zap.Bool("tls", e.tlsUsed), zap.Bool("client_side_caching", e.cfg.ClientSideCaching))
 	return true
@@ -304,6 +301,7 @@ func (e *notConnectedError) Unwrap() error { return e.err }
 // and drops all invalidation subscribers.
 func (e *redisKV) Shutdown(ctx context.Context) error {
 	e.closed.Store(true)
+	e.health.Shutdown()
 	e.mu.Lock()
 	cancel, done := e.cancel, e.done
 	e.mu.Unlock()
@@ -334,31 +332,6 @@ func (e *redisKV) Store(_ context.Context, _ component.ID) (kvcache.Store, error
 		return &trackingStore{store: s}, nil
 	}
 	return s, nil
-}
-
-// reportOK reports StatusOK when the state changes to healthy.
-func (e *redisKV) reportOK() {
-	prev := e.healthy.Swap(statusOK)
-	if prev == statusOK || e.closed.Load() {
-		return
-	}
-	if prev == statusError {
-		e.logger.Info("Redis calls succeed again")
-	}
-	if e.host != nil {
-		componentstatus.ReportStatus(e.host, componentstatus.NewEvent(componentstatus.StatusOK))
-	}
-}
-
-// reportError reports a recoverable error when the state changes to failing,
-// and logs it once per change.
-func (e *redisKV) reportError(err error) {
-	if e.healthy.Swap(statusError) != statusError && !e.closed.Load() {
-		e.logger.Warn("Redis is unavailable; store calls fail until it is back", zap.Error(err))
-		if e.host != nil {
-			componentstatus.ReportStatus(e.host, componentstatus.NewRecoverableErrorEvent(err))
-		}
-	}
 }
 
 // onInvalidations receives rueidis' "invalidate" pushes. nil means everything

@@ -130,7 +130,7 @@ func TestDefaultConfigEnrichment(t *testing.T) {
 	sent := 20
 	want := teamAttrs(demoEntry(t, dataFile, "telemetrygen"))
 	require.Len(t, want, 3, "the demo entry for telemetrygen has team, owner and tier")
-	for _, s := range kvSpansOfRun(t, out, "readme", sent) {
+	for _, s := range ofRun(t, kvSpans, out, "readme", sent) {
 		assertAttrs(t, want, s.resource, "team.", "resource of a README span")
 	}
 	// What the README shows: the debug exporter (verbosity normal) prints the enriched resource.
@@ -148,7 +148,7 @@ func TestDefaultConfigEnrichment(t *testing.T) {
 	// A service that is not in the file gets the lookup's default.
 	sendTraces(t, endpoint, "payments-api", "unknown", 1, "--otlp-header", auth)
 	sent += 2
-	for _, s := range kvSpansOfRun(t, out, "unknown", 2) {
+	for _, s := range ofRun(t, kvSpans, out, "unknown", 2) {
 		assertAttrs(t, map[string]any{"team.name": "unassigned"}, s.resource, "team.", "resource of an unknown service")
 	}
 
@@ -163,7 +163,7 @@ func TestDefaultConfigEnrichment(t *testing.T) {
 		run := fmt.Sprintf("reload-%d", attempt)
 		sendTraces(t, endpoint, "telemetrygen", run, 1, "--otlp-header", auth)
 		sent += 2
-		spans := kvSpansOfRun(t, out, run, 2)
+		spans := ofRun(t, kvSpans, out, run, 2)
 		if attrString(spans[0].resource, "team.name") == "platform" {
 			want["team.name"] = "platform"
 			for _, s := range spans {

@@ -164,28 +164,8 @@ func TestKVCacheHTTPEnrichment(t *testing.T) {
 	out := filepath.Join(dir, "traces.json")
 	col := harness.Start(t, harness.Options{Name: "kvcache-httpkv", Config: kvHTTPConfig(srv.URL, tokenFile, out),
 		Redact: []string{api.token}})
-	endpoint := col.Endpoint(kvPortGRPC)
-	tenant := "--telemetry-attributes=tenant=\"Acme\""
-
-	sendTraces(t, endpoint, "checkout", "checkout", 5, tenant)
-	sendTraces(t, endpoint, "orphan", "orphan", 3, tenant)
-	sent := 2 * (5 + 3)
-
-	checkoutOwner := map[string]any{"owner.team": "payments", "owner.tier": int64(1), "owner.oncall.primary": "alice"}
-	for _, run := range []struct {
-		name  string
-		spans int
-		owner map[string]any
-	}{{"checkout", 10, checkoutOwner}, {"orphan", 6, nil}} {
-		for _, s := range kvSpansOfRun(t, out, run.name, run.spans) {
-			assertAttrs(t, run.owner, s.resource, "owner.", "resource of a "+run.name+" span")
-			want := map[string]any(nil) // the server span's route is unknown to the API (404)
-			if s.peer() == "telemetrygen-client" {
-				want = map[string]any{"route.queue": "priority"}
-			}
-			assertAttrs(t, want, s.span.Attributes(), "route.", fmt.Sprintf("span %q of run %s", s.span.Name(), run.name))
-		}
-	}
+	sent := sendCheckoutAndOrphan(t, col.Endpoint(kvPortGRPC))
+	assertOwnerAndRoute(t, out, map[string]any{"owner.team": "payments", "owner.tier": int64(1), "owner.oncall.primary": "alice"})
 	col.Stop() // flushes the file exporter
 	assert.Len(t, kvSpans(t, out), sent, "exactly the spans telemetrygen sent, none lost or duplicated")
 

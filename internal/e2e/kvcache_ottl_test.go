@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,32 +25,22 @@ type kvLog struct {
 	record   plog.LogRecord
 }
 
-// kvLogsOfRun waits (bounded) until the file holds want log records of run and returns them.
-func kvLogsOfRun(t *testing.T, path, run string, want int) []kvLog {
+func (l kvLog) run() string { return attrString(l.resource, runAttr) }
+
+// kvLogs returns every log record in the file exporter output at path.
+func kvLogs(t *testing.T, path string) []kvLog {
 	t.Helper()
-	var got []kvLog
-	err := harness.Poll(t.Context(), 30*time.Second, func(context.Context) error {
-		got = got[:0]
-		for _, ld := range harness.ReadLogs(t, path) {
-			for _, rl := range ld.ResourceLogs().All() {
-				if attrString(rl.Resource().Attributes(), runAttr) != run {
-					continue
-				}
-				for _, sl := range rl.ScopeLogs().All() {
-					for _, lr := range sl.LogRecords().All() {
-						got = append(got, kvLog{resource: rl.Resource().Attributes(), record: lr})
-					}
+	var out []kvLog
+	for _, ld := range harness.ReadLogs(t, path) {
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					out = append(out, kvLog{resource: rl.Resource().Attributes(), record: lr})
 				}
 			}
 		}
-		if len(got) < want {
-			return fmt.Errorf("%d of %d logs of run %s written", len(got), want, run)
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.Len(t, got, want, "run %s", run)
-	return got
+	}
+	return out
 }
 
 // sendLogs runs telemetrygen to completion: n log records with the given body and
@@ -152,7 +141,7 @@ func TestKVCacheOTTLKeysAndWhere(t *testing.T) {
 	sendLogs(t, endpoint, "checkout", "ottl-info", 3, "Payment FAILED", "Info", 9)
 
 	servers := 0
-	for _, s := range kvSpansOfRun(t, tracesOut, "ottl-checkout", 8) {
+	for _, s := range ofRun(t, kvSpans, tracesOut, "ottl-checkout", 8) {
 		var want map[string]any // both span names have an entry; where picks the server span
 		if s.span.Kind() == ptrace.SpanKindServer {
 			servers++
@@ -161,22 +150,18 @@ func TestKVCacheOTTLKeysAndWhere(t *testing.T) {
 		assertAttrs(t, want, s.span.Attributes(), "op.", fmt.Sprintf("span %q (kind %v)", s.span.Name(), s.span.Kind()))
 	}
 	assert.Equal(t, 4, servers, "one server span per trace")
-	for _, s := range kvSpansOfRun(t, tracesOut, "ottl-search", 4) {
+	for _, s := range ofRun(t, kvSpans, tracesOut, "ottl-search", 4) {
 		assertAttrs(t, nil, s.span.Attributes(), "op.", "span of a service without entries")
 	}
-	for _, l := range kvLogsOfRun(t, logsOut, "ottl-warn", 5) {
+	for _, l := range ofRun(t, kvLogs, logsOut, "ottl-warn", 5) {
 		assertAttrs(t, map[string]any{"msg.class": "billing"}, l.record.Attributes(), "msg.", "WARN log")
 		assert.Equal(t, "Payment FAILED", l.record.Body().Str(), "the body the key came from is left as it was")
 	}
-	for _, l := range kvLogsOfRun(t, logsOut, "ottl-info", 3) {
+	for _, l := range ofRun(t, kvLogs, logsOut, "ottl-info", 3) {
 		assertAttrs(t, nil, l.record.Attributes(), "msg.", "INFO log (where does not match)")
 	}
 
 	col.Stop() // flushes the file exporters
 	assert.Equal(t, 2*(4+2), harness.CountSpans(t, tracesOut), "exactly the spans sent")
-	logs := 0
-	for _, ld := range harness.ReadLogs(t, logsOut) {
-		logs += ld.LogRecordCount()
-	}
-	assert.Equal(t, 5+3, logs, "exactly the logs sent")
+	assert.Equal(t, 5+3, len(kvLogs(t, logsOut)), "exactly the logs sent")
 }

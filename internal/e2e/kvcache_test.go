@@ -59,19 +59,20 @@ func kvSpans(t *testing.T, path string) []kvSpan {
 	return out
 }
 
-// kvSpansOfRun waits (bounded) until the file holds want spans of run and returns them.
-func kvSpansOfRun(t *testing.T, path, run string, want int) []kvSpan {
+// ofRun waits (bounded) until read(t, path) holds want records (spans or logs) of
+// run and returns them.
+func ofRun[T interface{ run() string }](t *testing.T, read func(*testing.T, string) []T, path, run string, want int) []T {
 	t.Helper()
-	var got []kvSpan
+	var got []T
 	err := harness.Poll(t.Context(), 30*time.Second, func(context.Context) error {
 		got = got[:0]
-		for _, s := range kvSpans(t, path) {
-			if s.run() == run {
-				got = append(got, s)
+		for _, r := range read(t, path) {
+			if r.run() == run {
+				got = append(got, r)
 			}
 		}
 		if len(got) < want {
-			return fmt.Errorf("%d of %d spans of run %s written", len(got), want, run)
+			return fmt.Errorf("%d of %d records of run %s written", len(got), want, run)
 		}
 		return nil
 	})
@@ -91,6 +92,43 @@ func sendTraces(t *testing.T, endpoint, service, run string, traces int, extra .
 		"--otlp-attributes", fmt.Sprintf("%s=%q", runAttr, run),
 	}, extra...)
 	harness.RunTelemetrygen(t, 60*time.Second, nil, args...)
+}
+
+// sendCheckoutAndOrphan sends the traffic of the owner-and-route tests: 5 traces
+// of service checkout (run checkout) and 3 of service orphan (run orphan), every
+// span with tenant=Acme (which the route lookup lowercases into its key). It
+// returns the number of spans sent.
+func sendCheckoutAndOrphan(t *testing.T, endpoint string) int {
+	t.Helper()
+	tenant := "--telemetry-attributes=tenant=\"Acme\""
+	sendTraces(t, endpoint, "checkout", "checkout", 5, tenant)
+	sendTraces(t, endpoint, "orphan", "orphan", 3, tenant)
+	return 2 * (5 + 3)
+}
+
+// assertOwnerAndRoute checks the spans that sendCheckoutAndOrphan sent, as the
+// owner-and-route configs enrich them: the resource of every checkout span
+// carries checkoutOwner as owner.*, that of an orphan span (no entry) no owner.*;
+// the client span (peer telemetrygen-client) has route.queue=priority, the server
+// span (no entry for its route) no route.*; the tenant attribute the route key
+// came from is left as it was.
+func assertOwnerAndRoute(t *testing.T, out string, checkoutOwner map[string]any) {
+	t.Helper()
+	for _, run := range []struct {
+		name  string
+		spans int
+		owner map[string]any
+	}{{"checkout", 10, checkoutOwner}, {"orphan", 6, nil}} {
+		for _, s := range ofRun(t, kvSpans, out, run.name, run.spans) {
+			assertAttrs(t, run.owner, s.resource, "owner.", "resource of a "+run.name+" span")
+			var want map[string]any
+			if s.peer() == "telemetrygen-client" {
+				want = map[string]any{"route.queue": "priority"}
+			}
+			assertAttrs(t, want, s.span.Attributes(), "route.", fmt.Sprintf("span %q of run %s", s.span.Name(), run.name))
+			assert.Equal(t, "Acme", attrString(s.span.Attributes(), "tenant"), "the key's source attribute is left as it was")
+		}
+	}
 }
 
 // assertAttrs checks that m holds exactly the want attributes among those whose
@@ -175,39 +213,16 @@ func TestKVCacheRedisEnrichment(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "traces.json")
 	col := harness.Start(t, harness.Options{Name: "kvcache-redis", Config: kvRedisConfig(srv.Addr(), out)})
 	endpoint := col.Endpoint(kvPortGRPC)
-	tenant := "--telemetry-attributes=tenant=\"Acme\"" // lowercased into the key
 
-	sent := 0
-	sendTraces(t, endpoint, "checkout", "checkout", 5, tenant)
-	sendTraces(t, endpoint, "orphan", "orphan", 3, tenant)
-	sent += 2 * (5 + 3)
-
-	checkoutOwner := map[string]any{
+	sent := sendCheckoutAndOrphan(t, endpoint)
+	assertOwnerAndRoute(t, out, map[string]any{
 		"owner.team":           "payments",
 		"owner.tier":           int64(1),
 		"owner.cost":           1.5,
 		"owner.paging":         true,
 		"owner.oncall.primary": "alice",
 		"owner.regions":        `["eu","us"]`,
-	}
-	for _, run := range []struct {
-		name  string
-		spans int
-		owner map[string]any
-	}{
-		{"checkout", 10, checkoutOwner},
-		{"orphan", 6, nil}, // no key in Redis: the resource passes unchanged
-	} {
-		for _, s := range kvSpansOfRun(t, out, run.name, run.spans) {
-			assertAttrs(t, run.owner, s.resource, "owner.", "resource of a "+run.name+" span")
-			want := map[string]any(nil) // the server span's route key is absent
-			if s.peer() == "telemetrygen-client" {
-				want = map[string]any{"route.queue": "priority"}
-			}
-			assertAttrs(t, want, s.span.Attributes(), "route.", fmt.Sprintf("span %q of run %s", s.span.Name(), run.name))
-			assert.Equal(t, "Acme", attrString(s.span.Attributes(), "tenant"), "the key's source attribute is left as it was")
-		}
-	}
+	})
 	stats := srv.CommandStats(t)
 	assert.Positive(t, stats["mget"], "reads are MGETs")
 	assert.Zero(t, stats["get"], "no per-key GET")
@@ -221,7 +236,7 @@ func TestKVCacheRedisEnrichment(t *testing.T) {
 		run := "update-" + strconv.Itoa(attempt)
 		sendTraces(t, endpoint, "checkout", run, 1)
 		sent += 2
-		spans := kvSpansOfRun(t, out, run, 2)
+		spans := ofRun(t, kvSpans, out, run, 2)
 		if attrString(spans[0].resource, "owner.team") == "payments-v2" {
 			for _, s := range spans {
 				assertAttrs(t, map[string]any{"owner.team": "payments-v2", "owner.tier": int64(2)}, s.resource, "owner.", "after the change")

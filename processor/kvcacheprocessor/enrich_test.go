@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 func TestEnrichTracesEveryContext(t *testing.T) {
@@ -29,28 +28,19 @@ func TestEnrichTracesEveryContext(t *testing.T) {
 	)
 	h := newHarness(t, cfg, store)
 
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "checkout")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().Attributes().PutStr("lib", "io.opentelemetry.http")
-	span := ss.Spans().AppendEmpty()
-	span.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
-	span.Attributes().PutStr("route", "GET /cart")
-	ev := span.Events().AppendEmpty()
-	ev.Attributes().PutStr("event.kind", "retry")
+	td, in := newTraceLevels()
+	in.resource.Attributes().PutStr("service.name", "checkout")
+	in.scope.Attributes().PutStr("lib", "io.opentelemetry.http")
+	in.span.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	in.span.Attributes().PutStr("route", "GET /cart")
+	in.event.Attributes().PutStr("event.kind", "retry")
 
-	out := h.consumeTraces(td)
-	rs = out.ResourceSpans().At(0)
-	assert.Equal(t, "team-a", rs.Resource().Attributes().AsRaw()["owner"])
-	ss = rs.ScopeSpans().At(0)
-	assert.Equal(t, "http-lib", ss.Scope().Attributes().AsRaw()["lib.owner"])
-	got := ss.Spans().At(0).Attributes().AsRaw()
-	assert.Equal(t, "cart-route", got["route.owner"])
-	assert.Equal(t, "u-1", got["trace.user"])
-	evAttrs := ss.Spans().At(0).Events().At(0).Attributes().AsRaw()
-	assert.Equal(t, "retry-event", evAttrs["event.owner"])
-	assert.Equal(t, "u-1", evAttrs["event.user"])
+	assert.Equal(t, map[string]map[string]any{
+		"resource": {"service.name": "checkout", "owner": "team-a"},
+		"scope":    {"lib": "io.opentelemetry.http", "lib.owner": "http-lib"},
+		"span":     {"route": "GET /cart", "route.owner": "cart-route", "trace.user": "u-1"},
+		"event":    {"event.kind": "retry", "event.owner": "retry-event", "event.user": "u-1"},
+	}, levelsOf(h.consumeTraces(td)).attrs())
 
 	assert.Len(t, h.store.Gets(), 1, "one store round trip for the whole batch")
 	assert.Equal(t, map[string]int64{"miss": 6}, h.lookupCounts())

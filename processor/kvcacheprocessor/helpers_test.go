@@ -254,6 +254,42 @@ func spans(res map[string]any, spanAttrs ...map[string]any) ptrace.Traces {
 
 func attrsOf(m pcommon.Map) map[string]any { return m.AsRaw() }
 
+// traceLevels is one resource, scope, span and span event of a trace: the first of each.
+type traceLevels struct {
+	resource pcommon.Resource
+	scope    pcommon.InstrumentationScope
+	span     ptrace.Span
+	event    ptrace.SpanEvent
+}
+
+// newTraceLevels returns a trace holding one resource, scope, span and span event,
+// for the test to fill.
+func newTraceLevels() (ptrace.Traces, traceLevels) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ss := rs.ScopeSpans().AppendEmpty()
+	span := ss.Spans().AppendEmpty()
+	return td, traceLevels{resource: rs.Resource(), scope: ss.Scope(), span: span, event: span.Events().AppendEmpty()}
+}
+
+// levelsOf returns the first resource, scope, span and span event of td.
+func levelsOf(td ptrace.Traces) traceLevels {
+	rs := td.ResourceSpans().At(0)
+	ss := rs.ScopeSpans().At(0)
+	span := ss.Spans().At(0)
+	return traceLevels{resource: rs.Resource(), scope: ss.Scope(), span: span, event: span.Events().At(0)}
+}
+
+// attrs returns the attributes of each level, by level.
+func (l traceLevels) attrs() map[string]map[string]any {
+	return map[string]map[string]any{
+		"resource": l.resource.Attributes().AsRaw(),
+		"scope":    l.scope.Attributes().AsRaw(),
+		"span":     l.span.Attributes().AsRaw(),
+		"event":    l.event.Attributes().AsRaw(),
+	}
+}
+
 func spanAttrs(td ptrace.Traces, i int) map[string]any {
 	return attrsOf(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(i).Attributes())
 }

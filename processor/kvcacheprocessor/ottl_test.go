@@ -37,27 +37,21 @@ func TestOTTLKeyEveryContextTraces(t *testing.T) {
 	)
 	h := newHarness(t, cfg, store)
 
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "checkout")
-	rs.Resource().Attributes().PutStr("k8s.namespace.name", "ns-1")
-	ss := rs.ScopeSpans().AppendEmpty()
-	ss.Scope().SetName("lib-a")
-	ss.Scope().SetVersion("1.2")
-	span := ss.Spans().AppendEmpty()
-	span.SetName("GET /cart")
-	span.Attributes().PutStr("http.route", "/cart")
-	span.Events().AppendEmpty().SetName("retry")
+	td, in := newTraceLevels()
+	in.resource.Attributes().PutStr("service.name", "checkout")
+	in.resource.Attributes().PutStr("k8s.namespace.name", "ns-1")
+	in.scope.SetName("lib-a")
+	in.scope.SetVersion("1.2")
+	in.span.SetName("GET /cart")
+	in.span.Attributes().PutStr("http.route", "/cart")
+	in.event.SetName("retry")
 
-	out := h.consumeTraces(td)
-	rs = out.ResourceSpans().At(0)
-	assert.Equal(t, "from-resource", rs.Resource().Attributes().AsRaw()["r.tag"])
-	ss = rs.ScopeSpans().At(0)
-	assert.Equal(t, "from-scope", ss.Scope().Attributes().AsRaw()["s.tag"])
-	got := ss.Spans().At(0).Attributes().AsRaw()
-	assert.Equal(t, "from-span-name", got["name.tag"])
-	assert.Equal(t, "from-composite", got["composite.tag"])
-	assert.Equal(t, "from-event", ss.Spans().At(0).Events().At(0).Attributes().AsRaw()["e.tag"])
+	assert.Equal(t, map[string]map[string]any{
+		"resource": {"service.name": "checkout", "k8s.namespace.name": "ns-1", "r.tag": "from-resource"},
+		"scope":    {"s.tag": "from-scope"},
+		"span":     {"http.route": "/cart", "name.tag": "from-span-name", "composite.tag": "from-composite"},
+		"event":    {"e.tag": "from-event"},
+	}, levelsOf(h.consumeTraces(td)).attrs())
 	assert.Equal(t, map[string]int64{"miss": 5}, h.lookupCounts())
 }
 
