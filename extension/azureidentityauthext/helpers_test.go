@@ -21,8 +21,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
@@ -31,6 +29,7 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
@@ -88,66 +87,23 @@ func serverConfig(f *fakeentra.Server, caFile string, audiences ...string) *Conf
 	return cfg
 }
 
-// statusHost records component status events.
-type statusHost struct {
-	component.Host
-	mu     sync.Mutex
-	events []*componentstatus.Event
-}
-
-func newStatusHost() *statusHost {
-	return &statusHost{Host: componenttestNopHost{}}
-}
-
-func (h *statusHost) Report(ev *componentstatus.Event) {
-	h.mu.Lock()
-	h.events = append(h.events, ev)
-	h.mu.Unlock()
-}
-
-func (h *statusHost) statuses() []componentstatus.Status {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var s []componentstatus.Status
-	for _, e := range h.events {
-		s = append(s, e.Status())
-	}
-	return s
-}
-
-func (h *statusHost) errors() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var errs []error
-	for _, e := range h.events {
-		if e.Err() != nil {
-			errs = append(errs, e.Err())
-		}
-	}
-	return errs
-}
-
-type componenttestNopHost struct{}
-
-func (componenttestNopHost) GetExtensions() map[component.ID]component.Component { return nil }
-
 // started creates and starts the extension; it is shut down at cleanup.
 // The returned logs observe everything it logged.
-func started(t testing.TB, cfg *Config) (*azureIdentityAuth, *statusHost, *observer.ObservedLogs) {
+func started(t testing.TB, cfg *Config) (*azureIdentityAuth, *statustest.Host, *observer.ObservedLogs) {
 	t.Helper()
 	ext, host, logs, err := start(t, cfg)
 	require.NoError(t, err)
 	return ext, host, logs
 }
 
-func start(t testing.TB, cfg *Config) (*azureIdentityAuth, *statusHost, *observer.ObservedLogs, error) {
+func start(t testing.TB, cfg *Config) (*azureIdentityAuth, *statustest.Host, *observer.ObservedLogs, error) {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	set := extensiontest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
 	ext, err := newExtension(cfg, set)
 	require.NoError(t, err)
-	host := newStatusHost()
+	host := statustest.NewHost()
 	if err := ext.Start(context.Background(), host); err != nil {
 		require.NoError(t, ext.Shutdown(context.Background()))
 		return nil, host, logs, err

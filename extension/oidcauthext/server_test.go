@@ -336,8 +336,8 @@ func TestIssuerUnavailableRefusalIsGeneric(t *testing.T) {
 		assert.NotContains(t, err.Error(), "500")
 	}
 	assert.Equal(t, 1, logs.FilterMessageSnippet("Refusing requests").Len(), "one log line per interval")
-	require.NotEmpty(t, host.errors())
-	assert.Contains(t, host.errors()[0].Error(), "HTTP 500")
+	require.NotEmpty(t, host.Errors())
+	assert.Contains(t, host.Errors()[0].Error(), "HTTP 500")
 	// Recovery: accepted after the next fetch.
 	require.NoError(t, f.SetFailure(fakeoidc.FailNone, fakeoidc.EndpointJWKS))
 	require.Eventually(t, func() bool {
@@ -353,8 +353,8 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 	cfg := testConfig(f, ca)
 	cfg.Issuers[0].IssuerURL = f.Issuer() + "/"
 	srv, host, _ := start(t, cfg)
-	require.Eventually(t, func() bool { return len(host.errors()) > 0 }, 5*time.Second, 5*time.Millisecond)
-	assert.Contains(t, host.errors()[0].Error(), "issuers::0::issuer_url")
+	require.Eventually(t, func() bool { return len(host.Errors()) > 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.Contains(t, host.Errors()[0].Error(), "issuers::0::issuer_url")
 	_, err := srv.Authenticate(context.Background(), bearer(sign(t, f, claims(f))))
 	assert.Equal(t, jwtauth.ReasonNoKeys, reasonOf(err))
 }
