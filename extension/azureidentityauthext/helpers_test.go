@@ -28,9 +28,10 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
-	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
 const (
@@ -43,15 +44,7 @@ const (
 )
 
 // testEntra starts a fake Entra ID and writes its CA certificate to a file.
-func testEntra(t testing.TB) (*fakeentra.Server, string) {
-	t.Helper()
-	f, err := fakeentra.New()
-	require.NoError(t, err)
-	t.Cleanup(f.Close)
-	ca := filepath.Join(t.TempDir(), "entra-ca.pem")
-	require.NoError(t, f.WriteCAFile(ca))
-	return f, ca
-}
+func testEntra(t testing.TB) (*fakeentra.Server, string) { return fakeoidc.Start(t, fakeentra.New) }
 
 // clientConfig is a config against the fake authority with fast refresh
 // settings; the caller sets the credential kind.
@@ -61,14 +54,8 @@ func clientConfig(f *fakeentra.Server, caFile string) *Config {
 	cfg.DisableInstanceDiscovery = true
 	cfg.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: caFile}}
 	cfg.Timeout = 5 * time.Second
-	cfg.Refresh = tokencache.Config{
-		BeforeExpiry:          5 * time.Minute,
-		Interval:              time.Minute,
-		InitialWait:           10 * time.Second,
-		InitialBackoff:        50 * time.Millisecond,
-		MaxBackoff:            300 * time.Millisecond,
-		MinInvalidateInterval: 100 * time.Millisecond,
-	}
+	cfg.Refresh = authclienttest.FastRefresh()
+	cfg.Refresh.MinInvalidateInterval = 100 * time.Millisecond
 	return cfg
 }
 

@@ -3,7 +3,6 @@ package oidcauthext
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,15 +20,7 @@ import (
 const testAudience = "otel-gateway"
 
 // testIdP starts a fake provider and writes its CA file.
-func testIdP(t testing.TB) (*fakeoidc.Server, string) {
-	t.Helper()
-	f, err := fakeoidc.New()
-	require.NoError(t, err)
-	t.Cleanup(f.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, f.WriteCAFile(ca))
-	return f, ca
-}
+func testIdP(t testing.TB) (*fakeoidc.Server, string) { return fakeoidc.Start(t, fakeoidc.New) }
 
 // testConfig accepts f's tokens for testAudience.
 func testConfig(f *fakeoidc.Server, ca string) *Config {
