@@ -36,10 +36,7 @@ func TestClientCredentialsSecret(t *testing.T) {
 		{authSecretPost, fakeoidc.AuthClientSecretPost},
 	} {
 		t.Run("method="+tc.method, func(t *testing.T) {
-			f, ca := idp(t)
-			f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
-			cfg := baseConfig(f, ca)
-			cfg.ClientSecret = secretOld
+			f, cfg := secretClient(t)
 			cfg.ClientAuthMethod = tc.method
 			cfg.Scopes = []string{"telemetry.write", "profile"}
 			cfg.Audience = "https://ingest.example.com"

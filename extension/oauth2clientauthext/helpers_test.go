@@ -56,6 +56,18 @@ func baseConfig(f *fakeoidc.Server, caFile string) *Config {
 	return cfg
 }
 
+// secretClient is a fake that knows clientID with the secret secretOld, and
+// a config that authenticates with it; the caller may change either before
+// start.
+func secretClient(t testing.TB) (*fakeoidc.Server, *Config) {
+	t.Helper()
+	f, ca := idp(t)
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
+	cfg := baseConfig(f, ca)
+	cfg.ClientSecret = secretOld
+	return f, cfg
+}
+
 type fixture struct {
 	ext  *oauth2Client
 	logs *observer.ObservedLogs
