@@ -6,11 +6,16 @@ package authclienttest // import "github.com/otelcol-custom/otelcol-custom/inter
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
+
+// Token returns the i-th of distinct realistic opaque tokens for benchmarks:
+// 44 characters, about the size of 32 random bytes in base64url (43).
+func Token(i int) string { return fmt.Sprintf("k%05dQ7vXw2Lr9Tz4Hn8Ym3Bc6Df1Gj5Kp0Ns-Ua_Ve", i) }
 
 // FastRefresh is a tokencache.Config for tests against a fake identity
 // provider: retries within milliseconds, so failure tests run quickly, and

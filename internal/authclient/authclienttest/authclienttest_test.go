@@ -63,3 +63,8 @@ func TestFastRefreshIsValid(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 	assert.Less(t, cfg.MaxBackoff, time.Second, "failure tests wait for a few backoffs")
 }
+
+func TestTokenIsRealisticAndDistinct(t *testing.T) {
+	assert.Len(t, Token(0), 44)
+	assert.NotEqual(t, Token(0), Token(1))
+}
