@@ -191,6 +191,14 @@ func extensionSettings(t testing.TB) extension.Settings {
 	return set
 }
 
+// keyFetchError waits until host has one status error (the server's key
+// fetching failed) and returns it.
+func keyFetchError(t testing.TB, host *statustest.Host) error {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(host.Errors()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	return host.Errors()[0]
+}
+
 // waitKeys waits until a server extension has fetched the signing keys.
 func waitKeys(t testing.TB, ext *azureIdentityAuth) {
 	t.Helper()
