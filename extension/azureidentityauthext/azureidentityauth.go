@@ -89,12 +89,10 @@ func newExtension(cfg *Config, set extension.Settings) (*azureIdentityAuth, erro
 // value fails startup with a clear error) and starts the background refresh
 // and key fetching. It never waits for Entra ID.
 func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) error {
-	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: tls: %w", e.set.ID, err)
+	var err error
+	if e.transport, err = authclient.IdPTransport(ctx, e.set.ID, e.cfg.TLS); err != nil {
+		return err
 	}
-	e.transport = http.DefaultTransport.(*http.Transport).Clone()
-	e.transport.TLSClientConfig = tlsCfg
 	httpClient := &http.Client{Transport: e.transport}
 
 	if e.src != nil {

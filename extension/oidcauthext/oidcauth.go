@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/oidcauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient"
 	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 )
 
@@ -56,12 +57,10 @@ func newExtension(cfg *Config, set extension.Settings) (*oidcAuth, error) {
 // it does not wait for them (requests are refused with keys_unavailable
 // until the first fetch of their issuer succeeds).
 func (e *oidcAuth) Start(ctx context.Context, host component.Host) error {
-	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: tls: %w", e.set.ID, err)
+	var err error
+	if e.transport, err = authclient.IdPTransport(ctx, e.set.ID, e.cfg.TLS); err != nil {
+		return err
 	}
-	e.transport = http.DefaultTransport.(*http.Transport).Clone()
-	e.transport.TLSClientConfig = tlsCfg
 	httpClient := &http.Client{Transport: e.transport}
 
 	vcfg := jwtauth.Config{
