@@ -122,6 +122,17 @@ func writeFile(t *testing.T, path, content string) {
 	require.NoError(t, os.Rename(tmp, path))
 }
 
+// subjectTokenFile mints a subject token of saSubject for aud, valid for an
+// hour, and writes it to a file: the token and the file's path.
+func subjectTokenFile(t *testing.T, f *fakeoidc.Server, aud string) (string, string) {
+	t.Helper()
+	tok, err := f.MintSubjectToken(saSubject, aud, time.Hour)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "token")
+	writeFile(t, path, tok)
+	return tok, path
+}
+
 func writeKey(t *testing.T, key crypto.Signer) string {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
