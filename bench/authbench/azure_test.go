@@ -3,17 +3,15 @@ package authbench
 import (
 	"context"
 	"crypto"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/extension/extensionauth"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 )
 
 // The azureidentityauth server against a plain go-oidc verifier, validating
@@ -30,9 +28,7 @@ const (
 // azureServer starts an azureidentityauth server against f, configured as a
 // user would (from its YAML keys), and waits until it accepts tok.
 func azureServer(b *testing.B, f *fakeentra.Server, caFile string, cacheSize int, tok string) extensionauth.Server {
-	fac := azureidentityauthext.NewFactory()
-	cfg := fac.CreateDefaultConfig()
-	require.NoError(b, confmap.NewFromStringMap(map[string]any{
+	return acceptingServer(b, azureidentityauthext.NewFactory(), map[string]any{
 		"authority_host": f.AuthorityHost(),
 		"tls":            map[string]any{"ca_file": caFile},
 		"timeout":        "5s",
@@ -42,24 +38,14 @@ func azureServer(b *testing.B, f *fakeentra.Server, caFile string, cacheSize int
 			"keys_min_refetch_interval": "1s",
 			"token_cache_size":          cacheSize,
 		},
-	}).Unmarshal(cfg))
-	srv := startExt(b, fac, cfg).(extensionauth.Server)
-	require.Eventually(b, func() bool {
-		_, err := srv.Authenticate(context.Background(), map[string][]string{"Authorization": {"Bearer " + tok}})
-		return err == nil
-	}, 10*time.Second, 5*time.Millisecond, "the server never accepted the token")
-	return srv
+	}, tok)
 }
 
 // BenchmarkServerValidate: ours_cached is the steady state (the same token on
 // every request); ours_uncached verifies the signature every time, like
 // go-oidc.
 func BenchmarkServerValidate(b *testing.B) {
-	f, err := fakeentra.New()
-	require.NoError(b, err)
-	b.Cleanup(f.Close)
-	ca := filepath.Join(b.TempDir(), "entra-ca.pem")
-	require.NoError(b, f.WriteCAFile(ca))
+	f, ca := fakeoidc.Start(b, fakeentra.New)
 	tok, err := f.IssueToken(fakeentra.TokenClaims{Tenant: entraTenant, Audience: entraAudience, AppID: entraClient, Roles: []string{"Telemetry.Write"}})
 	require.NoError(b, err)
 	headers := map[string][]string{"Authorization": {"Bearer " + tok}}

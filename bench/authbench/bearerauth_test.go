@@ -25,11 +25,8 @@ import (
 // Sub-benchmark names carry impl=bearerauth|contrib|floor|copy_floor so
 // benchstat -col /impl pivots them.
 
-// token is a realistic opaque token: 43 characters, like 32 random bytes in
-// base64url.
-func token(i int) string {
-	return fmt.Sprintf("k%05dQ7vXw2Lr9Tz4Hn8Ym3Bc6Df1Gj5Kp0Ns-Ua_Ve", i)
-}
+// token is a realistic opaque token (shared with bearerauthext's benchmarks).
+var token = authclienttest.Token
 
 type impl struct {
 	name string

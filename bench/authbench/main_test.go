@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.uber.org/goleak"
 
@@ -26,6 +29,19 @@ func startExt(b *testing.B, f extension.Factory, cfg component.Config) extension
 	require.NoError(b, ext.Start(context.Background(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, ext.Shutdown(context.Background())) })
 	return ext
+}
+
+// acceptingServer starts the extension of fac configured from raw (its YAML
+// keys) and waits until it accepts tok.
+func acceptingServer(b *testing.B, fac extension.Factory, raw map[string]any, tok string) extensionauth.Server {
+	cfg := fac.CreateDefaultConfig()
+	require.NoError(b, confmap.NewFromStringMap(raw).Unmarshal(cfg))
+	srv := startExt(b, fac, cfg).(extensionauth.Server)
+	require.Eventually(b, func() bool {
+		_, err := srv.Authenticate(context.Background(), map[string][]string{"Authorization": {"Bearer " + tok}})
+		return err == nil
+	}, 10*time.Second, 5*time.Millisecond, "%s never accepted the token", fac.Type())
+	return srv
 }
 
 // base is one http.RoundTripper an auth RoundTripper is benchmarked over;

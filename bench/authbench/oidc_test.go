@@ -3,15 +3,12 @@ package authbench
 import (
 	"context"
 	"crypto/rsa"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/oidcauthextension"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensionauth"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/oidcauthext"
@@ -28,24 +25,8 @@ import (
 
 const oidcAudience = "otel-gateway"
 
-// oidcServer starts the extension of fac with cfg and waits until it accepts tok.
-func oidcServer(b *testing.B, fac extension.Factory, raw map[string]any, tok string) extensionauth.Server {
-	cfg := fac.CreateDefaultConfig()
-	require.NoError(b, confmap.NewFromStringMap(raw).Unmarshal(cfg))
-	srv := startExt(b, fac, cfg).(extensionauth.Server)
-	require.Eventually(b, func() bool {
-		_, err := srv.Authenticate(context.Background(), map[string][]string{"Authorization": {"Bearer " + tok}})
-		return err == nil
-	}, 10*time.Second, 5*time.Millisecond, "%s never accepted the token", fac.Type())
-	return srv
-}
-
 func BenchmarkOIDCAuthenticate(b *testing.B) {
-	f, err := fakeoidc.New()
-	require.NoError(b, err)
-	b.Cleanup(f.Close)
-	ca := filepath.Join(b.TempDir(), "idp-ca.pem")
-	require.NoError(b, f.WriteCAFile(ca))
+	f, ca := fakeoidc.Start(b, fakeoidc.New)
 	now := time.Now()
 	tok, err := f.CurrentKey().Sign(map[string]any{
 		"iss": f.Issuer(), "sub": "collector-a", "aud": oidcAudience, "groups": []string{"ops"},
@@ -60,9 +41,9 @@ func BenchmarkOIDCAuthenticate(b *testing.B) {
 			"tls":     map[string]any{"ca_file": ca}, "token_cache_size": cacheSize,
 		}
 	}
-	cached := oidcServer(b, oidcauthext.NewFactory(), ours(4096), tok)
-	uncached := oidcServer(b, oidcauthext.NewFactory(), ours(0), tok)
-	contrib := oidcServer(b, oidcauthextension.NewFactory(), map[string]any{
+	cached := acceptingServer(b, oidcauthext.NewFactory(), ours(4096), tok)
+	uncached := acceptingServer(b, oidcauthext.NewFactory(), ours(0), tok)
+	contrib := acceptingServer(b, oidcauthextension.NewFactory(), map[string]any{
 		"providers": []any{map[string]any{"issuer_url": f.Issuer(), "audience": oidcAudience, "issuer_ca_path": ca, "groups_claim": "groups"}},
 	}, tok)
 

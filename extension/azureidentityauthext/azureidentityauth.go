@@ -7,17 +7,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensionauth"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/credentials"
 
@@ -47,8 +43,6 @@ type azureIdentityAuth struct {
 	// server side (set by Start when server is configured)
 	keys      *keySet
 	validator atomic.Pointer[validator]
-	keysMu    sync.Mutex
-	keysFail  bool
 
 	transport *http.Transport
 }
@@ -95,12 +89,10 @@ func newExtension(cfg *Config, set extension.Settings) (*azureIdentityAuth, erro
 // value fails startup with a clear error) and starts the background refresh
 // and key fetching. It never waits for Entra ID.
 func (e *azureIdentityAuth) Start(ctx context.Context, host component.Host) error {
-	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: tls: %w", e.set.ID, err)
+	var err error
+	if e.transport, err = authclient.IdPTransport(ctx, e.set.ID, e.cfg.TLS); err != nil {
+		return err
 	}
-	e.transport = http.DefaultTransport.(*http.Transport).Clone()
-	e.transport.TLSClientConfig = tlsCfg
 	httpClient := &http.Client{Transport: e.transport}
 
 	if e.src != nil {
@@ -144,41 +136,15 @@ func (e *azureIdentityAuth) startServer(host component.Host, httpClient *http.Cl
 	if err != nil {
 		return err
 	}
-	success := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "success")))
-	failure := metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failure")))
-	e.keys.SetOnFetch(func(err error, n int, removed bool) {
-		ctx := context.Background()
-		e.tb.AzureidentityauthServerSigningKeys.Record(ctx, int64(n))
-		if err != nil {
-			e.tb.AzureidentityauthServerSigningKeyFetches.Add(ctx, 1, failure)
-		} else {
-			e.tb.AzureidentityauthServerSigningKeyFetches.Add(ctx, 1, success)
-		}
-		if removed {
-			// A key was withdrawn: tokens it signed must be verified again.
-			v.InvalidateCache()
-		}
-		e.reportKeyStatus(host, err)
+	status := jwtauth.NewFetchStatus(host, func(_ string, err error) error {
+		return fmt.Errorf("%s: fetching the token issuer's signing keys failed: %w", e.set.ID, err)
 	})
+	e.keys.SetOnFetch(jwtauth.OnFetch(jwtauth.FetchMetrics{
+		Keys: e.tb.AzureidentityauthServerSigningKeys, Fetches: e.tb.AzureidentityauthServerSigningKeyFetches,
+	}, v.InvalidateCache, func(err error) { status.Report("server", err) }))
 	e.validator.Store(v)
 	e.keys.Start()
 	return nil
-}
-
-// reportKeyStatus reports a recoverable error when key fetching starts to
-// fail and OK when it recovers: once per state change.
-func (e *azureIdentityAuth) reportKeyStatus(host component.Host, err error) {
-	e.keysMu.Lock()
-	defer e.keysMu.Unlock()
-	switch {
-	case err != nil && !e.keysFail:
-		e.keysFail = true
-		componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(
-			fmt.Errorf("%s: fetching the token issuer's signing keys failed: %w", e.set.ID, err)))
-	case err == nil && e.keysFail:
-		e.keysFail = false
-		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
-	}
 }
 
 // Shutdown stops the refresher and key fetching, also during a hanging fetch.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/bearerauthext"
 	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 // perRequestRT is the design contrib's azure_auth extension uses: clone the
@@ -133,7 +134,7 @@ func setupClientPeers(b *testing.B, base http.RoundTripper) clientPeers {
 	bcfg.Token = configopaque.String(ext.handle.Current().Token.Value)
 	bext, err := bf.Create(context.Background(), extensiontest.NewNopSettings(bf.Type()), bcfg)
 	require.NoError(b, err)
-	require.NoError(b, bext.Start(context.Background(), newStatusHost()))
+	require.NoError(b, bext.Start(context.Background(), statustest.NewHost()))
 	b.Cleanup(func() { require.NoError(b, bext.Shutdown(context.Background())) })
 	type clients interface {
 		RoundTripper(http.RoundTripper) (http.RoundTripper, error)

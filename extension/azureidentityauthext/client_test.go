@@ -148,7 +148,7 @@ func TestServicePrincipalUnregisteredCertificate(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "AADSTS700027")
 	assert.Contains(t, err.Error(), "service_principal (tenant_id="+tenantA+", client_id="+clientA+")")
-	require.Eventually(t, func() bool { return len(host.errors()) > 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(host.Errors()) > 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
 func TestWorkloadIdentity(t *testing.T) {
@@ -272,14 +272,14 @@ func TestManagedIdentityUnreachable(t *testing.T) {
 	assert.Contains(t, err.Error(), "managed_identity (client_id="+clientA+")")
 	assert.Contains(t, err.Error(), "connection refused")
 	require.Eventually(t, func() bool {
-		return len(host.errors()) > 0 && logs.FilterMessageSnippet("Credential fetch failed;").Len() == 1
+		return len(host.Errors()) > 0 && logs.FilterMessageSnippet("Credential fetch failed;").Len() == 1
 	}, 5*time.Second, 10*time.Millisecond)
 	// Surfaced once: many failed attempts, one warning and one status event.
 	require.Eventually(t, func() bool { return logs.FilterMessageSnippet("Credential fetch failed again").Len() >= 3 },
 		10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 1, logs.FilterMessageSnippet("Credential fetch failed;").Len())
-	assert.Len(t, host.errors(), 1)
-	assert.Equal(t, componentstatus.StatusRecoverableError, host.statuses()[0])
+	assert.Len(t, host.Errors(), 1)
+	assert.Equal(t, componentstatus.StatusRecoverableError, host.Statuses()[0])
 }
 
 func TestDefaultCredential(t *testing.T) {
@@ -343,9 +343,9 @@ func TestServicePrincipalErrorsSurfaceOnce(t *testing.T) {
 			assert.NotContains(t, err.Error(), tc.secret)
 			require.Eventually(t, func() bool { return f.Counts().TokenRejected >= 3 }, 5*time.Second, 10*time.Millisecond)
 			assert.Equal(t, 1, logs.FilterMessageSnippet("Credential fetch failed;").Len(), "one warning for many failures")
-			assert.Len(t, host.errors(), 1, "one status event for many failures")
+			assert.Len(t, host.Errors(), 1, "one status event for many failures")
 			assertNoSecret(t, logs, tc.secret)
-			for _, e := range host.errors() {
+			for _, e := range host.Errors() {
 				assert.NotContains(t, e.Error(), tc.secret)
 			}
 		})

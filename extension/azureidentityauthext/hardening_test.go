@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 func post(t *testing.T, rt http.RoundTripper, url string) int {
@@ -131,7 +132,7 @@ func TestRedirectAndPlaintextPolicy(t *testing.T) {
 	set.Logger = zap.New(core)
 	ext, err := newExtension(cfg, set)
 	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), newStatusHost()))
+	require.NoError(t, ext.Start(context.Background(), statustest.NewHost()))
 	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
 	_, err = ext.handle.Wait(context.Background())
 	require.NoError(t, err)

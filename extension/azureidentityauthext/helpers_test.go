@@ -21,8 +21,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensiontest"
@@ -30,8 +28,10 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
-	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 const (
@@ -44,15 +44,7 @@ const (
 )
 
 // testEntra starts a fake Entra ID and writes its CA certificate to a file.
-func testEntra(t testing.TB) (*fakeentra.Server, string) {
-	t.Helper()
-	f, err := fakeentra.New()
-	require.NoError(t, err)
-	t.Cleanup(f.Close)
-	ca := filepath.Join(t.TempDir(), "entra-ca.pem")
-	require.NoError(t, f.WriteCAFile(ca))
-	return f, ca
-}
+func testEntra(t testing.TB) (*fakeentra.Server, string) { return fakeoidc.Start(t, fakeentra.New) }
 
 // clientConfig is a config against the fake authority with fast refresh
 // settings; the caller sets the credential kind.
@@ -62,14 +54,8 @@ func clientConfig(f *fakeentra.Server, caFile string) *Config {
 	cfg.DisableInstanceDiscovery = true
 	cfg.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: caFile}}
 	cfg.Timeout = 5 * time.Second
-	cfg.Refresh = tokencache.Config{
-		BeforeExpiry:          5 * time.Minute,
-		Interval:              time.Minute,
-		InitialWait:           10 * time.Second,
-		InitialBackoff:        50 * time.Millisecond,
-		MaxBackoff:            300 * time.Millisecond,
-		MinInvalidateInterval: 100 * time.Millisecond,
-	}
+	cfg.Refresh = authclienttest.FastRefresh()
+	cfg.Refresh.MinInvalidateInterval = 100 * time.Millisecond
 	return cfg
 }
 
@@ -88,66 +74,23 @@ func serverConfig(f *fakeentra.Server, caFile string, audiences ...string) *Conf
 	return cfg
 }
 
-// statusHost records component status events.
-type statusHost struct {
-	component.Host
-	mu     sync.Mutex
-	events []*componentstatus.Event
-}
-
-func newStatusHost() *statusHost {
-	return &statusHost{Host: componenttestNopHost{}}
-}
-
-func (h *statusHost) Report(ev *componentstatus.Event) {
-	h.mu.Lock()
-	h.events = append(h.events, ev)
-	h.mu.Unlock()
-}
-
-func (h *statusHost) statuses() []componentstatus.Status {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var s []componentstatus.Status
-	for _, e := range h.events {
-		s = append(s, e.Status())
-	}
-	return s
-}
-
-func (h *statusHost) errors() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var errs []error
-	for _, e := range h.events {
-		if e.Err() != nil {
-			errs = append(errs, e.Err())
-		}
-	}
-	return errs
-}
-
-type componenttestNopHost struct{}
-
-func (componenttestNopHost) GetExtensions() map[component.ID]component.Component { return nil }
-
 // started creates and starts the extension; it is shut down at cleanup.
 // The returned logs observe everything it logged.
-func started(t testing.TB, cfg *Config) (*azureIdentityAuth, *statusHost, *observer.ObservedLogs) {
+func started(t testing.TB, cfg *Config) (*azureIdentityAuth, *statustest.Host, *observer.ObservedLogs) {
 	t.Helper()
 	ext, host, logs, err := start(t, cfg)
 	require.NoError(t, err)
 	return ext, host, logs
 }
 
-func start(t testing.TB, cfg *Config) (*azureIdentityAuth, *statusHost, *observer.ObservedLogs, error) {
+func start(t testing.TB, cfg *Config) (*azureIdentityAuth, *statustest.Host, *observer.ObservedLogs, error) {
 	t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	set := extensiontest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
 	ext, err := newExtension(cfg, set)
 	require.NoError(t, err)
-	host := newStatusHost()
+	host := statustest.NewHost()
 	if err := ext.Start(context.Background(), host); err != nil {
 		require.NoError(t, ext.Shutdown(context.Background()))
 		return nil, host, logs, err
@@ -246,6 +189,14 @@ func extensionSettings(t testing.TB) extension.Settings {
 	set := extensiontest.NewNopSettings(metadata.Type)
 	set.Logger = zap.NewNop()
 	return set
+}
+
+// keyFetchError waits until host has one status error (the server's key
+// fetching failed) and returns it.
+func keyFetchError(t testing.TB, host *statustest.Host) error {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(host.Errors()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	return host.Errors()[0]
 }
 
 // waitKeys waits until a server extension has fetched the signing keys.

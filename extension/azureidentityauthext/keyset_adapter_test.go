@@ -14,5 +14,3 @@ func (ks *keySet) current() *testKeyState {
 	}
 	return &testKeyState{keys: st.Keys}
 }
-
-func (ks *keySet) fetchShared() <-chan struct{} { return ks.FetchShared() }

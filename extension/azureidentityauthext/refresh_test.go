@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 // load sends requests through the client extension (HTTP RoundTripper to a
@@ -289,7 +290,7 @@ func TestShutdownDuringHangingFetch(t *testing.T) {
 	cfg.ServicePrincipal = configoptional.Some(ServicePrincipalConfig{TenantID: tenantA, ClientID: clientA, ClientSecret: secretA})
 	ext, err := newExtension(cfg, extensionSettings(t))
 	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), newStatusHost()))
+	require.NoError(t, ext.Start(context.Background(), statustest.NewHost()))
 	require.Eventually(t, func() bool { return f.Counts().Hanging == 1 }, 10*time.Second, 5*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -10,8 +10,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"go.opentelemetry.io/collector/client"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext/internal/metadata"
@@ -170,13 +168,7 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 		Logger:     keys.Logger(),
 	}
 	if tb != nil {
-		reasons := make(map[string]metric.AddOption, len(allReasons))
-		for _, r := range allReasons {
-			reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
-		}
-		cfg.OnRefuse = func(ctx context.Context, reason string) {
-			tb.AzureidentityauthServerRefusedRequests.Add(ctx, 1, reasons[reason])
-		}
+		cfg.OnRefuse = jwtauth.CountRefusals(tb.AzureidentityauthServerRefusedRequests, allReasons)
 	}
 	jv, err := jwtauth.New(cfg)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/bearerauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 )
 
 // Design benchmarks of the token set. The side-by-side comparison with
@@ -26,11 +27,8 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem -count 6 -benchtime 200ms ./extension/bearerauthext/
 
-// benchToken is a realistic opaque token: 43 characters, like 32 random bytes
-// in base64url.
-func benchToken(i int) string {
-	return fmt.Sprintf("k%05dQ7vXw2Lr9Tz4Hn8Ym3Bc6Df1Gj5Kp0Ns-Ua_Ve", i)
-}
+// benchToken is a realistic opaque token (shared with bench/authbench).
+var benchToken = authclienttest.Token
 
 // hmacTokenSet is the alternative keyed hash we measured against maphash in
 // tokenSet: HMAC-SHA256 of the presented token indexes the map, then the

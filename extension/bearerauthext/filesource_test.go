@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componentstatus"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
@@ -117,24 +118,24 @@ func TestFileSourceKubernetesSwap(t *testing.T) {
 func TestFileSourceEmptyOrBrokenFileKeepsLastGood(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(path, []byte("good-token"), 0o600))
-	host := newStatusHost()
+	host := statustest.NewHost()
 	ext := startExt(t, fileClientConfig(path), testSettings(), host)
 	waitToken(t, ext, "good-token")
 
 	for _, bad := range []string{"", "  \n", "bad token with spaces"} {
 		writeAtomic(t, path, bad)
 		require.Eventually(t, func() bool {
-			e := host.last()
+			e := host.Last()
 			return e != nil && e.Status() == componentstatus.StatusRecoverableError
 		}, 5*time.Second, 2*time.Millisecond)
 		assert.Equal(t, "good-token", currentToken(ext), "the last good token is still served")
-		assert.NotContains(t, host.last().Err().Error(), "bad token")
+		assert.NotContains(t, host.Last().Err().Error(), "bad token")
 
 		writeAtomic(t, path, "good-token")
-		require.Eventually(t, func() bool { return host.last().Status() == componentstatus.StatusOK }, 5*time.Second, 2*time.Millisecond)
+		require.Eventually(t, func() bool { return host.Last().Status() == componentstatus.StatusOK }, 5*time.Second, 2*time.Millisecond)
 	}
 	require.NoError(t, os.Remove(path))
-	require.Eventually(t, func() bool { return host.last().Status() == componentstatus.StatusRecoverableError }, 5*time.Second, 2*time.Millisecond)
+	require.Eventually(t, func() bool { return host.Last().Status() == componentstatus.StatusRecoverableError }, 5*time.Second, 2*time.Millisecond)
 	assert.Equal(t, "good-token", currentToken(ext))
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/bearerauthext/internal/metadatatest"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 func TestParseTokensFile(t *testing.T) {
@@ -108,7 +109,7 @@ func TestTokensFileReloadWriteRename(t *testing.T) {
 
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	host := newStatusHost()
+	host := statustest.NewHost()
 	ext := startExt(t, cfg, metadatatest.NewSettings(tel), host)
 
 	sub, ok := authenticates(ext, "token-one-0123456789")
@@ -126,10 +127,10 @@ func TestTokensFileReloadWriteRename(t *testing.T) {
 	// Bad content: previous set stays, failure is counted and reported.
 	writeAtomic(t, path, "three:token three 0123456789\n")
 	require.Eventually(t, func() bool {
-		e := host.last()
+		e := host.Last()
 		return e != nil && e.Status() == componentstatus.StatusRecoverableError
 	}, 5*time.Second, 5*time.Millisecond)
-	assert.NotContains(t, host.last().Err().Error(), "token three")
+	assert.NotContains(t, host.Last().Err().Error(), "token three")
 	_, ok = authenticates(ext, "token-two-0123456789")
 	assert.True(t, ok, "previous set kept after a failed reload")
 
@@ -147,7 +148,7 @@ func TestTokensFileReloadWriteRename(t *testing.T) {
 	writeAtomic(t, path, "four:token-four-0123456789\n")
 	require.Eventually(t, func() bool { _, ok := authenticates(ext, "token-four-0123456789"); return ok }, 5*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool {
-		e := host.last()
+		e := host.Last()
 		return e != nil && e.Status() == componentstatus.StatusOK
 	}, 5*time.Second, 5*time.Millisecond)
 

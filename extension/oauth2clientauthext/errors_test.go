@@ -141,10 +141,7 @@ func TestTimeoutAndTLS(t *testing.T) {
 }
 
 func TestGRPCPerRPCCredentials(t *testing.T) {
-	f, ca := idp(t)
-	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
-	cfg := baseConfig(f, ca)
-	cfg.ClientSecret = secretOld
+	_, cfg := secretClient(t)
 	fx := start(t, cfg)
 	tok := fx.token(t)
 	creds, err := fx.ext.PerRPCCredentials()
@@ -154,10 +151,9 @@ func TestGRPCPerRPCCredentials(t *testing.T) {
 	assert.Equal(t, map[string]string{"authorization": "Bearer " + tok}, md)
 	assert.True(t, creds.RequireTransportSecurity())
 
-	cfg2 := baseConfig(f, ca)
-	cfg2.ClientSecret = secretOld
+	cfg2 := *cfg // the same provider and secret
 	cfg2.RequireTransportSecurity = false
-	creds, err = start(t, cfg2).ext.PerRPCCredentials()
+	creds, err = start(t, &cfg2).ext.PerRPCCredentials()
 	require.NoError(t, err)
 	assert.False(t, creds.RequireTransportSecurity())
 }

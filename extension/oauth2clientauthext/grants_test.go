@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,10 +35,7 @@ func TestClientCredentialsSecret(t *testing.T) {
 		{authSecretPost, fakeoidc.AuthClientSecretPost},
 	} {
 		t.Run("method="+tc.method, func(t *testing.T) {
-			f, ca := idp(t)
-			f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
-			cfg := baseConfig(f, ca)
-			cfg.ClientSecret = secretOld
+			f, cfg := secretClient(t)
 			cfg.ClientAuthMethod = tc.method
 			cfg.Scopes = []string{"telemetry.write", "profile"}
 			cfg.Audience = "https://ingest.example.com"
@@ -119,10 +115,8 @@ func TestPrivateKeyJWTWrongKeyForAlgorithm(t *testing.T) {
 func TestTokenExchangeFromWatchedSubjectFile(t *testing.T) {
 	f, ca := idp(t)
 	f.SetClient(fakeoidc.Client{ID: clientID, Public: true})
-	sa, err := f.MintSubjectToken(saSubject, f.SubjectAudience(), time.Hour)
-	require.NoError(t, err)
-	subjectFile := filepath.Join(t.TempDir(), "token")
-	writeFile(t, subjectFile, sa+"\n")
+	sa, subjectFile := subjectTokenFile(t, f, f.SubjectAudience())
+	writeFile(t, subjectFile, sa+"\n") // a trailing newline, as kubelet may write
 
 	cfg := baseConfig(f, ca)
 	cfg.GrantType = grantTokenExchange
@@ -150,10 +144,7 @@ func TestTokenExchangeFromWatchedSubjectFile(t *testing.T) {
 func TestJWTBearerConfidentialClient(t *testing.T) {
 	f, ca := idp(t)
 	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
-	sa, err := f.MintSubjectToken(saSubject, f.SubjectAudience(), time.Hour)
-	require.NoError(t, err)
-	subjectFile := filepath.Join(t.TempDir(), "token")
-	writeFile(t, subjectFile, sa)
+	_, subjectFile := subjectTokenFile(t, f, f.SubjectAudience())
 
 	cfg := baseConfig(f, ca)
 	cfg.GrantType = grantJWTBearer
@@ -171,16 +162,13 @@ func TestJWTBearerConfidentialClient(t *testing.T) {
 func TestRefusedSubjectTokenNamesTheKey(t *testing.T) {
 	f, ca := idp(t)
 	f.SetClient(fakeoidc.Client{ID: clientID, Public: true})
-	expired, err := f.MintSubjectToken(saSubject, "not-the-idp", time.Hour)
-	require.NoError(t, err)
-	subjectFile := filepath.Join(t.TempDir(), "token")
-	writeFile(t, subjectFile, expired)
+	expired, subjectFile := subjectTokenFile(t, f, "not-the-idp")
 	cfg := baseConfig(f, ca)
 	cfg.GrantType = grantJWTBearer
 	cfg.SubjectTokenFile = subjectFile
 	cfg.Refresh.InitialWait = time.Second
 	fx := start(t, cfg)
-	_, err = fx.ext.handle.Wait(context.Background())
+	_, err := fx.ext.handle.Wait(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 400: invalid_grant")
 	assert.Contains(t, err.Error(), "check subject_token_file")

@@ -30,8 +30,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/oauth2clientauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
-	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
 const (
@@ -42,15 +42,7 @@ const (
 )
 
 // idp starts a fake provider and writes its CA certificate to a file.
-func idp(t testing.TB) (*fakeoidc.Server, string) {
-	t.Helper()
-	f, err := fakeoidc.New()
-	require.NoError(t, err)
-	t.Cleanup(f.Close)
-	ca := filepath.Join(t.TempDir(), "idp-ca.pem")
-	require.NoError(t, f.WriteCAFile(ca))
-	return f, ca
-}
+func idp(t testing.TB) (*fakeoidc.Server, string) { return fakeoidc.Start(t, fakeoidc.New) }
 
 // baseConfig is a config against the fake with fast retries; the caller
 // sets the grant and client authentication.
@@ -60,15 +52,20 @@ func baseConfig(f *fakeoidc.Server, caFile string) *Config {
 	cfg.ClientID = clientID
 	cfg.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: caFile}}
 	cfg.Timeout = 5 * time.Second
-	cfg.Refresh = tokencache.Config{
-		BeforeExpiry:          5 * time.Minute,
-		Interval:              time.Minute,
-		InitialWait:           10 * time.Second,
-		InitialBackoff:        50 * time.Millisecond,
-		MaxBackoff:            300 * time.Millisecond,
-		MinInvalidateInterval: 0,
-	}
+	cfg.Refresh = authclienttest.FastRefresh()
 	return cfg
+}
+
+// secretClient is a fake that knows clientID with the secret secretOld, and
+// a config that authenticates with it; the caller may change either before
+// start.
+func secretClient(t testing.TB) (*fakeoidc.Server, *Config) {
+	t.Helper()
+	f, ca := idp(t)
+	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
+	cfg := baseConfig(f, ca)
+	cfg.ClientSecret = secretOld
+	return f, cfg
 }
 
 type fixture struct {
@@ -123,6 +120,17 @@ func writeFile(t *testing.T, path, content string) {
 	tmp := path + ".tmp"
 	require.NoError(t, os.WriteFile(tmp, []byte(content), 0o600))
 	require.NoError(t, os.Rename(tmp, path))
+}
+
+// subjectTokenFile mints a subject token of saSubject for aud, valid for an
+// hour, and writes it to a file: the token and the file's path.
+func subjectTokenFile(t *testing.T, f *fakeoidc.Server, aud string) (string, string) {
+	t.Helper()
+	tok, err := f.MintSubjectToken(saSubject, aud, time.Hour)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "token")
+	writeFile(t, path, tok)
+	return tok, path
 }
 
 func writeKey(t *testing.T, key crypto.Signer) string {

@@ -2,7 +2,6 @@ package oauth2clientauthext // import "github.com/otelcol-custom/otelcol-custom/
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 
@@ -58,12 +57,10 @@ func newExtension(cfg *Config, set extension.Settings) (*oauth2Client, error) {
 // waits for the identity provider, and a missing file is only an error of the
 // token requests, retried in the background.
 func (e *oauth2Client) Start(ctx context.Context, host component.Host) error {
-	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: tls: %w", e.set.ID, err)
+	var err error
+	if e.transport, err = authclient.IdPTransport(ctx, e.set.ID, e.cfg.TLS); err != nil {
+		return err
 	}
-	e.transport = http.DefaultTransport.(*http.Transport).Clone()
-	e.transport.TLSClientConfig = tlsCfg
 	e.src.client = &http.Client{
 		Transport: e.transport,
 		// A token endpoint never redirects legitimately, and following a

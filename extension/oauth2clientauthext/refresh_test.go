@@ -165,10 +165,7 @@ func TestOutageShorterThanTokenLifetimeLosesNothing(t *testing.T) {
 // TestUnauthorizedRetriesWithFreshToken: a 401 from the backend makes
 // authclient invalidate the token and retry once with a new one.
 func TestUnauthorizedRetriesWithFreshToken(t *testing.T) {
-	f, ca := idp(t)
-	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
-	cfg := baseConfig(f, ca)
-	cfg.ClientSecret = secretOld
+	f, cfg := secretClient(t)
 	fx := start(t, cfg)
 	first := fx.token(t)
 	b := newBackend(t, f)

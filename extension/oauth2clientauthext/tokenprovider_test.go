@@ -5,17 +5,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 )
 
 // TestTokenProvider: the capability serves the token the RoundTripper sends,
 // with the expiry the token endpoint gave.
 func TestTokenProvider(t *testing.T) {
-	f, ca := idp(t)
-	f.SetClient(fakeoidc.Client{ID: clientID, Secrets: []string{secretOld}})
-	cfg := baseConfig(f, ca)
-	cfg.ClientSecret = secretOld
+	_, cfg := secretClient(t)
 	fx := start(t, cfg)
 	want := fx.token(t)
 	p, err := fx.ext.TokenProvider()

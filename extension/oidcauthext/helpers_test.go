@@ -3,15 +3,10 @@ package oidcauthext
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -19,20 +14,13 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/extension/oidcauthext/internal/metadata"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
+	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
 
 const testAudience = "otel-gateway"
 
 // testIdP starts a fake provider and writes its CA file.
-func testIdP(t testing.TB) (*fakeoidc.Server, string) {
-	t.Helper()
-	f, err := fakeoidc.New()
-	require.NoError(t, err)
-	t.Cleanup(f.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, f.WriteCAFile(ca))
-	return f, ca
-}
+func testIdP(t testing.TB) (*fakeoidc.Server, string) { return fakeoidc.Start(t, fakeoidc.New) }
 
 // testConfig accepts f's tokens for testAudience.
 func testConfig(f *fakeoidc.Server, ca string) *Config {
@@ -64,32 +52,8 @@ func bearer(tok string) map[string][]string {
 	return map[string][]string{"Authorization": {"Bearer " + tok}}
 }
 
-type statusHost struct {
-	component.Host
-	mu     sync.Mutex
-	events []*componentstatus.Event
-}
-
-func (h *statusHost) Report(ev *componentstatus.Event) {
-	h.mu.Lock()
-	h.events = append(h.events, ev)
-	h.mu.Unlock()
-}
-
-func (h *statusHost) errors() []error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []error
-	for _, ev := range h.events {
-		if ev.Err() != nil {
-			out = append(out, ev.Err())
-		}
-	}
-	return out
-}
-
 // start starts the extension (not waiting for keys) and shuts it down at cleanup.
-func start(t testing.TB, cfg *Config) (*oidcAuth, *statusHost, *observer.ObservedLogs) {
+func start(t testing.TB, cfg *Config) (*oidcAuth, *statustest.Host, *observer.ObservedLogs) {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -97,7 +61,7 @@ func start(t testing.TB, cfg *Config) (*oidcAuth, *statusHost, *observer.Observe
 	set.Logger = zap.New(core)
 	e, err := newExtension(cfg, set)
 	require.NoError(t, err)
-	host := &statusHost{Host: componenttest.NewNopHost()}
+	host := statustest.NewHost()
 	require.NoError(t, e.Start(context.Background(), host))
 	t.Cleanup(func() { require.NoError(t, e.Shutdown(context.Background())) })
 	return e, host, logs

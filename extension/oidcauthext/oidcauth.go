@@ -7,18 +7,16 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-custom/otelcol-custom/extension/oidcauthext/internal/metadata"
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient"
 	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 )
 
@@ -33,12 +31,11 @@ var allReasons = []string{jwtauth.ReasonNotConfigured, jwtauth.ReasonMissing, jw
 // oidcAuth is the extension: one jwtauth.KeySet per issuer under one
 // jwtauth.Validator.
 type oidcAuth struct {
-	cfg    *Config
-	set    extension.Settings
-	tb     *metadata.TelemetryBuilder
-	keys   []*jwtauth.KeySet
-	v      *jwtauth.Validator
-	status *keyStatus
+	cfg  *Config
+	set  extension.Settings
+	tb   *metadata.TelemetryBuilder
+	keys []*jwtauth.KeySet
+	v    *jwtauth.Validator
 
 	transport *http.Transport
 }
@@ -60,18 +57,12 @@ func newExtension(cfg *Config, set extension.Settings) (*oidcAuth, error) {
 // it does not wait for them (requests are refused with keys_unavailable
 // until the first fetch of their issuer succeeds).
 func (e *oidcAuth) Start(ctx context.Context, host component.Host) error {
-	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: tls: %w", e.set.ID, err)
+	var err error
+	if e.transport, err = authclient.IdPTransport(ctx, e.set.ID, e.cfg.TLS); err != nil {
+		return err
 	}
-	e.transport = http.DefaultTransport.(*http.Transport).Clone()
-	e.transport.TLSClientConfig = tlsCfg
 	httpClient := &http.Client{Transport: e.transport}
 
-	reasons := make(map[string]metric.AddOption, len(allReasons))
-	for _, r := range allReasons {
-		reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
-	}
 	vcfg := jwtauth.Config{
 		Prefix:    metadata.Type.String(),
 		ClockSkew: e.cfg.ClockSkew,
@@ -79,11 +70,11 @@ func (e *oidcAuth) Start(ctx context.Context, host component.Host) error {
 		Scheme:    e.cfg.Scheme,
 		CacheSize: e.cfg.TokenCacheSize,
 		Logger:    e.set.Logger,
-		OnRefuse: func(ctx context.Context, reason string) {
-			e.tb.OidcauthRefusedRequests.Add(ctx, 1, reasons[reason])
-		},
+		OnRefuse:  jwtauth.CountRefusals(e.tb.OidcauthRefusedRequests, allReasons),
 	}
-	e.status = &keyStatus{host: host, id: e.set.ID, failing: map[string]bool{}}
+	status := jwtauth.NewFetchStatus(host, func(issuer string, err error) error {
+		return fmt.Errorf("%s: fetching the signing keys of %s failed: %w", e.set.ID, issuer, err)
+	})
 	var invalidate func()
 	for i := range e.cfg.Issuers {
 		ic := &e.cfg.Issuers[i]
@@ -103,7 +94,10 @@ func (e *oidcAuth) Start(ctx context.Context, host component.Host) error {
 			MinRefetch:     e.cfg.KeysMinRefetchInterval,
 			Timeout:        e.cfg.Timeout,
 			Logger:         e.set.Logger.With(zap.String("issuer", ic.IssuerURL)),
-			OnFetch:        e.onFetch(ic.IssuerURL, func() { invalidate() }),
+			OnFetch: jwtauth.OnFetch(jwtauth.FetchMetrics{
+				Keys: e.tb.OidcauthSigningKeys, Fetches: e.tb.OidcauthSigningKeyFetches,
+				Attrs: []attribute.KeyValue{attribute.String("issuer", ic.IssuerURL)},
+			}, func() { invalidate() }, func(err error) { status.Report(ic.IssuerURL, err) }),
 		})
 		e.keys = append(e.keys, ks)
 		vcfg.Issuers = append(vcfg.Issuers, &jwtauth.Issuer{
@@ -121,55 +115,6 @@ func (e *oidcAuth) Start(ctx context.Context, host component.Host) error {
 		ks.Start()
 	}
 	return nil
-}
-
-// onFetch records a fetch of issuer's keys: metrics, status, and dropping
-// the validated tokens when a key was withdrawn.
-func (e *oidcAuth) onFetch(issuer string, invalidate func()) func(error, int, bool) {
-	iss := attribute.String("issuer", issuer)
-	keys := metric.WithAttributeSet(attribute.NewSet(iss))
-	success := metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("outcome", "success")))
-	failure := metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("outcome", "failure")))
-	return func(err error, n int, removed bool) {
-		ctx := context.Background()
-		e.tb.OidcauthSigningKeys.Record(ctx, int64(n), keys)
-		if err != nil {
-			e.tb.OidcauthSigningKeyFetches.Add(ctx, 1, failure)
-		} else {
-			e.tb.OidcauthSigningKeyFetches.Add(ctx, 1, success)
-		}
-		if removed {
-			invalidate()
-		}
-		e.status.report(issuer, err)
-	}
-}
-
-// keyStatus reports a recoverable error when an issuer's key fetching starts
-// to fail and OK when every issuer has recovered: once per state change.
-type keyStatus struct {
-	host    component.Host
-	id      component.ID
-	mu      sync.Mutex
-	failing map[string]bool
-}
-
-func (s *keyStatus) report(issuer string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	was := len(s.failing) > 0
-	if err != nil {
-		if !s.failing[issuer] {
-			s.failing[issuer] = true
-			componentstatus.ReportStatus(s.host, componentstatus.NewRecoverableErrorEvent(
-				fmt.Errorf("%s: fetching the signing keys of %s failed: %w", s.id, issuer, err)))
-		}
-		return
-	}
-	delete(s.failing, issuer)
-	if was && len(s.failing) == 0 {
-		componentstatus.ReportStatus(s.host, componentstatus.NewEvent(componentstatus.StatusOK))
-	}
 }
 
 // Shutdown stops key fetching, also during a hanging fetch.

@@ -1,6 +1,8 @@
 // Package authclient adapts a tokencache.Handle to HTTP and gRPC clients. Both
 // adapters read the handle on every request (one atomic load), so a refreshed
 // credential is used by the very next request; nothing is captured once.
+// IdPTransport is the transport the extensions reach their identity provider
+// with.
 package authclient // import "github.com/otelcol-custom/otelcol-custom/internal/authclient"
 
 import (

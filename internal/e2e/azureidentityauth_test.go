@@ -25,6 +25,7 @@ import (
 
 	"github.com/otelcol-custom/otelcol-custom/internal/e2e/harness"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 )
 
 const (
@@ -38,44 +39,15 @@ const (
 // Telemetry.Write role, and a file exporter.
 func azureServerConfig(authority, caFile, outFile string) func(p *harness.Ports) string {
 	return func(p *harness.Ports) string {
-		return fmt.Sprintf(`
-extensions:
-  health_check:
-    endpoint: %[1]s
+		return receiverConfig(p, "azureidentityauth/server", fmt.Sprintf(`
   azureidentityauth/server:
-    authority_host: %[2]s
+    authority_host: %[1]s
     tls:
-      ca_file: %[3]q
+      ca_file: %[2]q
     server:
-      tenant_id: %[4]s
-      audiences: [%[5]s]
-      required_roles: [Telemetry.Write]
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %[6]s
-        auth:
-          authenticator: azureidentityauth/server
-      http:
-        endpoint: %[7]s
-        auth:
-          authenticator: azureidentityauth/server
-exporters:
-  file:
-    path: %[8]q
-    flush_interval: 100ms
-service:
-  extensions: [health_check, azureidentityauth/server]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file]
-  telemetry:
-    metrics:
-      level: none
-`, p.Endpoint(harness.HealthCheck), authority, caFile, entraTenant, entraAudience,
-			p.Endpoint(portGRPC), p.Endpoint(portHTTP), outFile)
+      tenant_id: %[3]s
+      audiences: [%[4]s]
+      required_roles: [Telemetry.Write]`, authority, caFile, entraTenant, entraAudience), outFile)
 	}
 }
 
@@ -83,52 +55,19 @@ service:
 // from the fake Entra for a service principal with a client secret.
 func azureClientConfig(authority, caFile, secret, serverGRPC string) func(p *harness.Ports) string {
 	return func(p *harness.Ports) string {
-		return fmt.Sprintf(`
-extensions:
-  health_check:
-    endpoint: %[1]s
+		return forwarderConfig(p, "azureidentityauth/client", fmt.Sprintf(`
   azureidentityauth/client:
     service_principal:
-      tenant_id: %[2]s
-      client_id: %[3]s
-      client_secret: %[4]q
-    scopes: [%[5]s/.default]
-    authority_host: %[6]s
+      tenant_id: %[1]s
+      client_id: %[2]s
+      client_secret: %[3]q
+    scopes: [%[4]s/.default]
+    authority_host: %[5]s
     disable_instance_discovery: true
     tls:
-      ca_file: %[7]q
+      ca_file: %[6]q
     # plaintext gRPC is fine here: both ends are on loopback.
-    require_transport_security: false
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %[8]s
-exporters:
-  otlp_grpc/b:
-    endpoint: %[9]s
-    tls:
-      insecure: true
-    auth:
-      authenticator: azureidentityauth/client
-    sending_queue:
-      enabled: true
-    retry_on_failure:
-      enabled: true
-      initial_interval: 100ms
-      max_interval: 1s
-      max_elapsed_time: 60s
-service:
-  extensions: [health_check, azureidentityauth/client]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [otlp_grpc/b]
-  telemetry:
-    metrics:
-      level: none
-`, p.Endpoint(harness.HealthCheck), entraTenant, entraClient, secret, entraAudience,
-			authority, caFile, p.Endpoint(portGRPC), serverGRPC)
+    require_transport_security: false`, entraTenant, entraClient, secret, entraAudience, authority, caFile), serverGRPC, "")
 	}
 }
 
@@ -157,14 +96,10 @@ func forgedToken(t *testing.T, entra *fakeentra.Server, kid string) string {
 // by another key, for another audience, or none at all are refused by B.
 func TestAzureIdentityAuthEndToEnd(t *testing.T) {
 	harness.RequireComponents(t, "azureidentityauth")
-	entra, err := fakeentra.New()
-	require.NoError(t, err)
-	t.Cleanup(entra.Close) // registered first: closes after the collectors stopped
+	entra, caFile := fakeoidc.Start(t, fakeentra.New) // closes after the collectors stopped (registered first)
 	secret := "e2e-secret-" + newToken(t)
 	entra.AddClientSecret(entraTenant, entraClient, secret, "Telemetry.Write")
 	dir := t.TempDir()
-	caFile := filepath.Join(dir, "entra-ca.pem")
-	require.NoError(t, entra.WriteCAFile(caFile))
 	outFile := filepath.Join(dir, "received.json")
 	secrets := []string{secret}
 

@@ -51,37 +51,9 @@ func newToken(t *testing.T) string {
 // token from tokensFile, and a file exporter writing OTLP JSON to outFile.
 func serverConfig(tokensFile, outFile string) func(p *harness.Ports) string {
 	return func(p *harness.Ports) string {
-		return fmt.Sprintf(`
-extensions:
-  health_check:
-    endpoint: %[1]s
+		return receiverConfig(p, "bearerauth/server", fmt.Sprintf(`
   bearerauth/server:
-    tokens_file: %[2]q
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %[3]s
-        auth:
-          authenticator: bearerauth/server
-      http:
-        endpoint: %[4]s
-        auth:
-          authenticator: bearerauth/server
-exporters:
-  file:
-    path: %[5]q
-    flush_interval: 100ms
-service:
-  extensions: [health_check, bearerauth/server]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file]
-  telemetry:
-    metrics:
-      level: none
-`, p.Endpoint(harness.HealthCheck), tokensFile, p.Endpoint(portGRPC), p.Endpoint(portHTTP), outFile)
+    tokens_file: %q`, tokensFile), outFile)
 	}
 }
 
@@ -92,56 +64,11 @@ service:
 // token A currently sends.
 func clientConfig(tokenFile, serverGRPC, probeURL string) func(p *harness.Ports) string {
 	return func(p *harness.Ports) string {
-		exporters := "[otlp_grpc/b]"
-		probe := ""
-		if probeURL != "" {
-			exporters = "[otlp_grpc/b, otlp_http/probe]"
-			probe = fmt.Sprintf(`
-  otlp_http/probe:
-    endpoint: %q
-    compression: none
-    auth:
-      authenticator: bearerauth/client
-    retry_on_failure:
-      enabled: false`, probeURL)
-		}
-		return fmt.Sprintf(`
-extensions:
-  health_check:
-    endpoint: %[1]s
+		return forwarderConfig(p, "bearerauth/client", fmt.Sprintf(`
   bearerauth/client:
-    token_file: %[2]q
+    token_file: %q
     # plaintext gRPC is fine here: both ends are on loopback.
-    require_transport_security: false
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %[3]s
-exporters:
-  otlp_grpc/b:
-    endpoint: %[4]s
-    tls:
-      insecure: true
-    auth:
-      authenticator: bearerauth/client
-    sending_queue:
-      enabled: true
-    retry_on_failure:
-      enabled: true
-      initial_interval: 100ms
-      max_interval: 1s
-      max_elapsed_time: 60s%[5]s
-service:
-  extensions: [health_check, bearerauth/client]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: %[6]s
-  telemetry:
-    metrics:
-      level: none
-`, p.Endpoint(harness.HealthCheck), tokenFile, p.Endpoint(portGRPC), serverGRPC, probe, exporters)
+    require_transport_security: false`, tokenFile), serverGRPC, probeURL)
 	}
 }
 

@@ -27,53 +27,21 @@ const oauth2ClientID = "otelcol-e2e"
 // file), refreshed in the background.
 func oauth2ClientConfig(tokenURL, caFile, secretFile, serverGRPC string) func(p *harness.Ports) string {
 	return func(p *harness.Ports) string {
-		return fmt.Sprintf(`
-extensions:
-  health_check:
-    endpoint: %[1]s
+		return forwarderConfig(p, "oauth2client", fmt.Sprintf(`
   oauth2client:
-    token_url: %[2]s
-    client_id: %[3]s
-    client_secret_file: %[4]q
+    token_url: %[1]s
+    client_id: %[2]s
+    client_secret_file: %[3]q
     scopes: [telemetry.write]
     audience: otelcol-e2e-gateway
     tls:
-      ca_file: %[5]q
+      ca_file: %[4]q
     timeout: 2s
     # plaintext gRPC is fine here: both ends are on loopback.
     require_transport_security: false
     refresh:
       initial_backoff: 100ms
-      max_backoff: 500ms
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %[6]s
-exporters:
-  otlp_grpc/b:
-    endpoint: %[7]s
-    tls:
-      insecure: true
-    auth:
-      authenticator: oauth2client
-    sending_queue:
-      enabled: true
-    retry_on_failure:
-      enabled: true
-      initial_interval: 100ms
-      max_interval: 1s
-      max_elapsed_time: 60s
-service:
-  extensions: [health_check, oauth2client]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [otlp_grpc/b]
-  telemetry:
-    metrics:
-      level: none
-`, p.Endpoint(harness.HealthCheck), tokenURL, oauth2ClientID, secretFile, caFile, p.Endpoint(portGRPC), serverGRPC)
+      max_backoff: 500ms`, tokenURL, oauth2ClientID, secretFile, caFile), serverGRPC, "")
 	}
 }
 
@@ -138,17 +106,13 @@ func bearerAuthReceiver(t *testing.T, idp *fakeoidc.Server, dir, _, outFile stri
 }
 
 func runOAuth2ClientEndToEnd(t *testing.T, name string, startReceiver oauth2Receiver) {
-	idp, err := fakeoidc.New()
-	require.NoError(t, err)
-	t.Cleanup(idp.Close) // registered first: closes after the collectors stopped
+	idp, caFile := fakeoidc.Start(t, fakeoidc.New) // closes after the collectors stopped (registered first)
 	const lifetime = 8 * time.Second
 	idp.SetTokenLifetime(lifetime)
 	oldSecret, newSecret := "e2e-old-"+newToken(t), "e2e-new-"+newToken(t)
 	idp.SetClient(fakeoidc.Client{ID: oauth2ClientID, Secrets: []string{oldSecret}})
 
 	dir := t.TempDir()
-	caFile := filepath.Join(dir, "idp-ca.pem")
-	require.NoError(t, idp.WriteCAFile(caFile))
 	secretFile := filepath.Join(dir, "client-secret")
 	harness.WriteFile(t, secretFile, []byte(oldSecret+"\n"))
 	outFile := filepath.Join(dir, "received.json")
@@ -214,39 +178,15 @@ func runOAuth2ClientEndToEnd(t *testing.T, name string, startReceiver oauth2Rece
 // oidcauth (the audience A requests).
 func oidcServerConfig(issuer, caFile, outFile string) func(p *harness.Ports) string {
 	return func(p *harness.Ports) string {
-		return fmt.Sprintf(`
-extensions:
-  health_check:
-    endpoint: %[1]s
+		return receiverConfig(p, "oidcauth", fmt.Sprintf(`
   oidcauth:
     issuers:
-      - issuer_url: %[2]s
+      - issuer_url: %[1]s
         audiences: [otelcol-e2e-gateway]
         required_claims:
-          client_id: %[3]s
+          client_id: %[2]s
     tls:
-      ca_file: %[4]q
-    timeout: 2s
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %[5]s
-        auth:
-          authenticator: oidcauth
-exporters:
-  file:
-    path: %[6]q
-    flush_interval: 100ms
-service:
-  extensions: [health_check, oidcauth]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file]
-  telemetry:
-    metrics:
-      level: none
-`, p.Endpoint(harness.HealthCheck), issuer, oauth2ClientID, caFile, p.Endpoint(portGRPC), outFile)
+      ca_file: %[3]q
+    timeout: 2s`, issuer, oauth2ClientID, caFile), outFile)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +234,20 @@ func TestFailureInjection(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, int64(1), s.Counts().Failed)
 	assert.Len(t, s.Requests(), 1, "injected failures never reach the grant")
+}
+
+// Start writes the fake's own CA: a client trusting only that file reaches it.
+func TestStartWritesTheCAFile(t *testing.T) {
+	f, ca := Start(t, New)
+	pemData, err := os.ReadFile(ca)
+	require.NoError(t, err)
+	assert.Equal(t, f.CAPEM(), pemData)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pemData))
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(f.Issuer() + "/.well-known/openid-configuration")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }

@@ -59,3 +59,17 @@ func (h *Host) Statuses() []componentstatus.Status {
 	}
 	return out
 }
+
+// Errors returns the errors of the events so far (events without one are
+// skipped), oldest first.
+func (h *Host) Errors() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []error
+	for _, ev := range h.events {
+		if err := ev.Err(); err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}

@@ -28,6 +28,9 @@ func TestHostRecordsEvents(t *testing.T) {
 	require.Len(t, events, 2)
 	assert.EqualError(t, events[0].Err(), "store down")
 	assert.Equal(t, componentstatus.StatusOK, h.Last().Status())
+	errs := h.Errors()
+	require.Len(t, errs, 1, "the OK event has no error")
+	assert.EqualError(t, errs[0], "store down")
 
 	// Events is a copy: what the caller does with it does not change the host.
 	events[0] = nil

@@ -1,12 +1,34 @@
 // Package authclienttest provides HTTP bases for tests and benchmarks of auth
 // RoundTrippers: a real *http.Transport, which is what confighttp puts under
-// the auth RoundTripper, with its network part replaced by a fixed response.
+// the auth RoundTripper, with its network part replaced by a fixed response;
+// and the refresh settings of client tests against a fake identity provider.
 package authclienttest // import "github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
+	"time"
+
+	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
+
+// Token returns the i-th of distinct realistic opaque tokens for benchmarks:
+// 44 characters, about the size of 32 random bytes in base64url (43).
+func Token(i int) string { return fmt.Sprintf("k%05dQ7vXw2Lr9Tz4Hn8Ym3Bc6Df1Gj5Kp0Ns-Ua_Ve", i) }
+
+// FastRefresh is a tokencache.Config for tests against a fake identity
+// provider: retries within milliseconds, so failure tests run quickly, and
+// 10s for the first token, so a slow machine does not fail them.
+func FastRefresh() tokencache.Config {
+	return tokencache.Config{
+		BeforeExpiry:   5 * time.Minute,
+		Interval:       time.Minute,
+		InitialWait:    10 * time.Second,
+		InitialBackoff: 50 * time.Millisecond,
+		MaxBackoff:     300 * time.Millisecond,
+	}
+}
 
 // NewTransport returns an *http.Transport that hands every http and https
 // request to rt instead of the network. The Transport's own request handling

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,3 +57,14 @@ func TestFloors(t *testing.T) {
 type rtFunc func(*http.Request) (*http.Response, error)
 
 func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestFastRefreshIsValid(t *testing.T) {
+	cfg := FastRefresh()
+	require.NoError(t, cfg.Validate())
+	assert.Less(t, cfg.MaxBackoff, time.Second, "failure tests wait for a few backoffs")
+}
+
+func TestTokenIsRealisticAndDistinct(t *testing.T) {
+	assert.Len(t, Token(0), 44)
+	assert.NotEqual(t, Token(0), Token(1))
+}
