@@ -7,6 +7,7 @@
 #                   every benchmark once, e2e tests against the real binary
 #   make bench      benchmarks with -count, raw output in $(BENCH_OUT), benchstat table
 #   make bench-e2e  the built collector under load (ours and a contrib peer), pinned to one CPU
+#   make bench-e2e-pair  two rows at once, one CPU each (ratios the machine's swings do not tilt)
 #   make lint       gofmt + go vet
 #   make generate   go generate (mdatagen for every metadata.yaml), then OCB sources in dist/
 #   make release    static binaries for every platform, archives, deb/rpm, SHA256SUMS in dist/release/
@@ -53,6 +54,8 @@ E2E_DURATION  ?= 5s
 E2E_WARMUP    ?= 2s
 E2E_ROWS      ?= plain,bearerauth,bearerauth+kvcache,contrib,floor
 E2E_FLAGS     ?=
+# bench-e2e-pair: each pair runs both rows at once, one CPU each
+E2E_PAIRS     ?= bearerauth+kvcache,contrib floor,contrib bearerauth+kvcache,floor
 COLLECTOR_CPU ?= 0
 LOAD_CPU      ?= 1
 # build output of bench-e2e (the peer distribution, the driver), ignored by git and by ./...
@@ -137,7 +140,7 @@ check-dist: install-builder
 
 ## --- checks ------------------------------------------------------------------------------
 
-.PHONY: lint test unit bench-smoke e2e bench bench-e2e bench-e2e-smoke e2e-tools
+.PHONY: lint test unit bench-smoke e2e bench bench-e2e bench-e2e-pair bench-e2e-smoke e2e-tools
 lint:
 	@unformatted=$$($(FIND_GO_FILES) | xargs -0 gofmt -l); \
 	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
@@ -174,6 +177,14 @@ bench-e2e: build install-taskset e2e-tools
 	$(call timed,bench-e2e,taskset -c $(LOAD_CPU) $(E2E_DIR)/benche2e -collector $(BINARY) -peer $(PEER_BINARY) \
 		-collector-cpu $(COLLECTOR_CPU) -rows '$(E2E_ROWS)' -rounds $(E2E_ROUNDS) -duration $(E2E_DURATION) \
 		-warmup $(E2E_WARMUP) $(E2E_FLAGS))
+
+# Two rows at the same time, one collector per CPU, the CPUs swapped every other window: a slow
+# moment of the machine falls on both sides of the ratio (see docs/benchmarks.md).
+bench-e2e-pair: build install-taskset e2e-tools
+	@for p in $(E2E_PAIRS); do \
+	  $(E2E_DIR)/benche2e -collector $(BINARY) -peer $(PEER_BINARY) -pair $$p -rounds $(E2E_ROUNDS) \
+	    -duration $(E2E_DURATION) -warmup $(E2E_WARMUP) $(E2E_FLAGS) || exit 1; \
+	done
 
 # The peer distribution (OCB, bench/peerdist/builder-config.yaml) and the benchmark driver.
 e2e-tools: install-builder

@@ -40,6 +40,10 @@ type options struct {
 	perfDir          string
 	keepDir          bool
 	validateOnly     bool
+	// pair: run these two rows at the same time, one per CPU of pairCPUs, swapping CPUs
+	// every other window (-pair).
+	pair     []row
+	pairCPUs [2]string
 }
 
 // result is one measured window of one row.
@@ -71,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if opts.validateOnly {
 		return validateRows(opts, stderr)
+	}
+	if opts.pair != nil {
+		return runPair(opts, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "benche2e: rows %s, %d rounds, warm-up %v, window %v, %d connections x %d streams, collector CPU %q\n",
 		rowNames(opts.rows), opts.rounds, opts.warmup, opts.duration, opts.connections, opts.streams, opts.collectorCPU)
@@ -117,6 +124,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.perfDir, "perf", "", "directory: record `perf record -g` of the collector over each window there")
 	fs.BoolVar(&o.keepDir, "keep", false, "keep each run's directory (config, collector log)")
 	fs.BoolVar(&o.validateOnly, "validate-only", false, "only check every row's config with `<binary> validate`, run nothing")
+	pair := fs.String("pair", "", "`a,b`: run rows a and b at the same time, one collector per CPU of -pair-cpus, "+
+		"swapping CPUs every other window; reports a's speed relative to b's (-rows and -collector-cpu are ignored)")
+	pairCPUs := fs.String("pair-cpus", "0,1", "the two CPUs of -pair")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -129,6 +139,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-rows: unknown row %q (known: %s)", name, rowNames(rows))
 		}
 		o.rows = append(o.rows, r)
+	}
+	if *pair != "" {
+		names := strings.Split(*pair, ",")
+		cpus := strings.Split(*pairCPUs, ",")
+		if len(names) != 2 || len(cpus) != 2 {
+			return o, errors.New("-pair wants two rows (a,b) and -pair-cpus two CPUs")
+		}
+		for _, name := range names {
+			r, ok := findRow(strings.TrimSpace(name))
+			if !ok {
+				return o, fmt.Errorf("-pair: unknown row %q (known: %s)", name, rowNames(rows))
+			}
+			o.pair = append(o.pair, r)
+		}
+		o.pairCPUs = [2]string{strings.TrimSpace(cpus[0]), strings.TrimSpace(cpus[1])}
+		o.rows = o.pair
 	}
 	if o.rounds < 1 || o.duration <= 0 || o.warmup < 0 {
 		return o, errors.New("-rounds must be >= 1, -duration > 0, -warmup >= 0")
@@ -198,7 +224,7 @@ type collector struct {
 // maxStartAttempts bounds retries when a chosen port was taken before the collector bound it.
 const maxStartAttempts = 3
 
-func startCollector(opts options, r row, dir string) (*collector, error) {
+func startCollector(opts options, r row, dir, cpu string) (*collector, error) {
 	bin := binaryOf(opts, r)
 	for attempt := 1; ; attempt++ {
 		p, err := freePorts()
@@ -215,9 +241,9 @@ func startCollector(opts options, r row, dir string) (*collector, error) {
 		}
 		c := &collector{ports: p, log: filepath.Join(dir, fmt.Sprintf("collector-%d.log", attempt)), done: make(chan struct{})}
 		argv := []string{bin, "--config", cfgPath}
-		if opts.collectorCPU != "" {
+		if cpu != "" {
 			// taskset execs the collector: the process we wait for is the collector itself.
-			argv = append([]string{"taskset", "-c", opts.collectorCPU}, argv...)
+			argv = append([]string{"taskset", "-c", cpu}, argv...)
 		}
 		logFile, err := os.Create(c.log)
 		if err != nil {
@@ -330,62 +356,63 @@ func take(c *collector, g *otlpload.Generator) (snapshot, error) {
 	return s, nil
 }
 
-func measure(opts options, r row, round int) (res result, err error) {
-	dir, err := os.MkdirTemp("", "benche2e-"+strings.NewReplacer("+", "-").Replace(r.name)+"-")
-	if err != nil {
-		return res, err
-	}
-	if !opts.keepDir {
-		defer os.RemoveAll(dir)
-	}
-	c, err := startCollector(opts, r, dir)
-	if err != nil {
-		return res, err
+// session is one row's collector under load from this process.
+type session struct {
+	r   row
+	dir string
+	c   *collector
+	g   *otlpload.Generator
+	s0  snapshot
+}
+
+// begin starts r's collector, pinned to cpu (taskset -c; empty: not pinned), and its load.
+func begin(opts options, r row, cpu string) (s *session, err error) {
+	s = &session{r: r}
+	if s.dir, err = os.MkdirTemp("", "benche2e-"+strings.NewReplacer("+", "-").Replace(r.name)+"-"); err != nil {
+		return nil, err
 	}
 	defer func() {
-		if stopErr := c.stop(); stopErr != nil && err == nil {
-			err = fmt.Errorf("stopping the collector: %w (log: %s)", stopErr, c.log)
+		if err != nil {
+			_ = s.end(opts)
 		}
 	}()
+	if s.c, err = startCollector(opts, r, s.dir, cpu); err != nil {
+		return s, err
+	}
 	cfg := otlpload.Config{
-		Endpoint:             fmt.Sprintf("127.0.0.1:%d", c.ports.otlp),
+		Endpoint:             fmt.Sprintf("127.0.0.1:%d", s.c.ports.otlp),
 		Connections:          opts.connections,
 		StreamsPerConnection: opts.streams,
-		Spans:                1000,
+		Spans:                loadSpans,
 		Keys:                 userKeys,
 	}
 	if r.auth {
 		cfg.Headers = map[string]string{"authorization": "Bearer " + benchToken}
 	}
-	g, err := otlpload.Start(cfg)
+	s.g, err = otlpload.Start(cfg)
+	return s, err
+}
+
+// loadSpans is the number of spans per export request.
+const loadSpans = 1000
+
+// mark opens the measured window.
+func (s *session) mark() (err error) {
+	s.s0, err = take(s.c, s.g)
+	return err
+}
+
+// result closes the window and computes its figures.
+func (s *session) result(opts options) (result, error) {
+	s1, err := take(s.c, s.g)
 	if err != nil {
-		return res, err
+		return result{}, err
 	}
-	defer g.Stop()
-	time.Sleep(opts.warmup)
-	s0, err := take(c, g)
-	if err != nil {
-		return res, err
-	}
-	if opts.perfDir != "" {
-		out := filepath.Join(opts.perfDir, fmt.Sprintf("%s-%d.perf.data", r.name, round))
-		perf := exec.Command("perf", "record", "-q", "-g", "-F", "499", "-p", strconv.Itoa(c.cmd.Process.Pid), "-o", out,
-			"--", "sleep", strconv.FormatFloat(opts.duration.Seconds(), 'f', 3, 64))
-		perf.Stderr = os.Stderr
-		if err := perf.Run(); err != nil {
-			return res, fmt.Errorf("perf record: %w", err)
-		}
-	} else {
-		time.Sleep(opts.duration)
-	}
-	s1, err := take(c, g)
-	if err != nil {
-		return res, err
-	}
+	s0 := s.s0
 	secs := s1.at.Sub(s0.at).Seconds()
 	d := s1.load.Sub(s0.load)
-	res = result{
-		row:          r.name,
+	res := result{
+		row:          s.r.name,
 		spansPerSec:  float64(d.AcceptedSpans) / secs,
 		metricPerSec: (s1.accepted - s0.accepted) / secs,
 		cores:        (s1.cpu - s0.cpu) / secs,
@@ -403,10 +430,91 @@ func measure(opts options, r row, round int) (res result, err error) {
 	// The two counts are read at slightly different instants (the metric is recorded when the
 	// pipeline returns, the generator counts when the response arrives): at each edge of the
 	// window the exports in flight may be on one side only.
-	inFlight := float64(2 * opts.connections * opts.streams * cfg.Spans)
+	inFlight := float64(2 * opts.connections * opts.streams * loadSpans)
 	metricSpans := s1.accepted - s0.accepted
 	res.acceptedInRange = metricSpans > 0 && math.Abs(metricSpans-float64(d.AcceptedSpans)) <= inFlight+0.01*float64(d.AcceptedSpans)
 	return res, nil
+}
+
+// end stops the load and the collector and removes the run's directory (unless -keep).
+func (s *session) end(opts options) (err error) {
+	if s.g != nil {
+		s.g.Stop()
+	}
+	if s.c != nil {
+		if stopErr := s.c.stop(); stopErr != nil {
+			err = fmt.Errorf("stopping the collector: %w (log: %s)", stopErr, s.c.log)
+		}
+	}
+	if !opts.keepDir {
+		os.RemoveAll(s.dir)
+	}
+	return err
+}
+
+// measure runs one row alone: start, warm up, one window (under perf record with -perf).
+func measure(opts options, r row, round int) (res result, err error) {
+	s, err := begin(opts, r, opts.collectorCPU)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if endErr := s.end(opts); endErr != nil && err == nil {
+			err = endErr
+		}
+	}()
+	time.Sleep(opts.warmup)
+	if err := s.mark(); err != nil {
+		return res, err
+	}
+	if opts.perfDir != "" {
+		out := filepath.Join(opts.perfDir, fmt.Sprintf("%s-%d.perf.data", r.name, round))
+		perf := exec.Command("perf", "record", "-q", "-g", "-F", "499", "-p", strconv.Itoa(s.c.cmd.Process.Pid), "-o", out,
+			"--", "sleep", strconv.FormatFloat(opts.duration.Seconds(), 'f', 3, 64))
+		perf.Stderr = os.Stderr
+		if err := perf.Run(); err != nil {
+			return res, fmt.Errorf("perf record: %w", err)
+		}
+	} else {
+		time.Sleep(opts.duration)
+	}
+	return s.result(opts)
+}
+
+// measurePair runs two rows at the same time, a's collector pinned to cpuA and b's to cpuB,
+// over the same window: a slow moment of the machine falls on both.
+func measurePair(opts options, a, b row, cpuA, cpuB string) (ra, rb result, err error) {
+	sa, err := begin(opts, a, cpuA)
+	if err != nil {
+		return ra, rb, err
+	}
+	defer func() {
+		if endErr := sa.end(opts); endErr != nil && err == nil {
+			err = endErr
+		}
+	}()
+	sb, err := begin(opts, b, cpuB)
+	if err != nil {
+		return ra, rb, err
+	}
+	defer func() {
+		if endErr := sb.end(opts); endErr != nil && err == nil {
+			err = endErr
+		}
+	}()
+	time.Sleep(opts.warmup)
+	if err := sa.mark(); err != nil {
+		return ra, rb, err
+	}
+	if err := sb.mark(); err != nil {
+		return ra, rb, err
+	}
+	time.Sleep(opts.duration)
+	if ra, err = sa.result(opts); err != nil {
+		return ra, rb, err
+	}
+	rb, err = sb.result(opts)
+	return ra, rb, err
 }
 
 func median(xs []float64) float64 {
