@@ -184,8 +184,8 @@ func BenchmarkOTTLKey1000Spans(b *testing.B) {
 
 // BenchmarkEnrich1000Spans compares cache-hit enrichment of 1,000-span batches, five
 // attributes from a JSON value per span, with contrib's attributesprocessor inserting
-// the same five static attributes and with the floor. Each iteration gets a fresh copy
-// of the batch (made with the timer stopped) so that inserts always insert. Compare
+// the same five static attributes and with the floor. Each iteration gets a fresh batch
+// (decoded with the timer stopped, see runEnrich) so that inserts always insert. Compare
 // ns/span and allocs/span; cpu-ns/span is the process's CPU time per span (every
 // thread, the GC's included), steadier than ns/span on a crowded machine. Targets:
 // kvcache <= 1.25x attributesprocessor's time and <= its allocations, <= 1.5x the
