@@ -484,36 +484,35 @@ func measure(opts options, r row, round int) (res result, err error) {
 // measurePair runs two rows at the same time, a's collector pinned to cpuA and b's to cpuB,
 // over the same window: a slow moment of the machine falls on both.
 func measurePair(opts options, a, b row, cpuA, cpuB string) (ra, rb result, err error) {
-	sa, err := begin(opts, a, cpuA)
-	if err != nil {
-		return ra, rb, err
-	}
+	var ss []*session
 	defer func() {
-		if endErr := sa.end(opts); endErr != nil && err == nil {
-			err = endErr
+		for _, s := range ss {
+			if endErr := s.end(opts); endErr != nil && err == nil {
+				err = endErr
+			}
 		}
 	}()
-	sb, err := begin(opts, b, cpuB)
-	if err != nil {
-		return ra, rb, err
-	}
-	defer func() {
-		if endErr := sb.end(opts); endErr != nil && err == nil {
-			err = endErr
+	for _, x := range []struct {
+		r   row
+		cpu string
+	}{{a, cpuA}, {b, cpuB}} {
+		s, beginErr := begin(opts, x.r, x.cpu)
+		if beginErr != nil {
+			return ra, rb, beginErr
 		}
-	}()
+		ss = append(ss, s)
+	}
 	time.Sleep(opts.warmup)
-	if err := sa.mark(); err != nil {
-		return ra, rb, err
-	}
-	if err := sb.mark(); err != nil {
-		return ra, rb, err
+	for _, s := range ss {
+		if err := s.mark(); err != nil {
+			return ra, rb, err
+		}
 	}
 	time.Sleep(opts.duration)
-	if ra, err = sa.result(opts); err != nil {
+	if ra, err = ss[0].result(opts); err != nil {
 		return ra, rb, err
 	}
-	rb, err = sb.result(opts)
+	rb, err = ss[1].result(opts)
 	return ra, rb, err
 }
 
