@@ -97,21 +97,23 @@ install-telemetrygen:
 install-benchstat:
 	$(call go-install,$(BENCHSTAT),golang.org/x/perf/cmd/benchstat,$(BENCHSTAT_VERSION))
 
+# $(call apt-install,<command>:<package> ...): apt-get install the packages whose command is missing.
+define apt-install
+	@missing=; for t in $(1); do command -v $${t%%:*} >/dev/null || missing+=" $${t#*:}"; done; \
+	if [[ -n "$$missing" ]]; then \
+		echo "installing$$missing (apt)"; \
+		$(SUDO) apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
 # The kvcache integration tests start their own redis-server on a random loopback port.
 install-redis:
-	@command -v redis-server >/dev/null || { \
-		echo "installing redis-server (apt)"; \
-		$(SUDO) apt-get update -q; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server; \
-	}
+	$(call apt-install,redis-server:redis-server)
 
 # bench-e2e pins the collector and the load generator to separate CPUs.
 install-taskset:
-	@command -v taskset >/dev/null || { \
-		echo "installing taskset (apt: util-linux)"; \
-		$(SUDO) apt-get update -q; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends util-linux; \
-	}
+	$(call apt-install,taskset:util-linux)
 
 install-test-tools: install-builder install-telemetrygen install-redis
 
@@ -223,23 +225,17 @@ install-nfpm:
 
 # zip for the windows archive, file for the cross-compile check, ca-certificates for the image.
 install-release-tools:
-	@missing=; for t in zip file; do command -v $$t >/dev/null || missing+=" $$t"; done; \
-	[[ -s /etc/ssl/certs/ca-certificates.crt ]] || missing+=" ca-certificates"; \
-	if [[ -n "$$missing" ]]; then \
-		echo "installing$$missing (apt)"; \
+	$(call apt-install,zip:zip file:file)
+	@[[ -s /etc/ssl/certs/ca-certificates.crt ]] || { \
+		echo "installing ca-certificates (apt)"; \
 		$(SUDO) apt-get update -q; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ca-certificates; \
+	}
 
 # rpm to inspect the .rpm, curl for the health check and metrics; podman for the image checks
 # (skipped, saying so, if not installable).
 install-package-test-tools: install-release-tools
-	@missing=; for t in rpm curl; do command -v $$t >/dev/null || missing+=" $$t"; done; \
-	if [[ -n "$$missing" ]]; then \
-		echo "installing$$missing (apt)"; \
-		$(SUDO) apt-get update -q; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	$(call apt-install,rpm:rpm curl:curl)
 	@command -v podman >/dev/null || { \
 		echo "installing podman (apt)"; \
 		$(SUDO) apt-get update -q || true; \
