@@ -12,7 +12,7 @@ go=${GO:-go}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-tar -C "$root" --exclude=./.git --exclude=./dist --exclude='./.dist-check.*' -cf - . | tar -C "$out" -xf -
+tar -C "$root" --exclude=./.git --exclude=./dist --exclude=./bench/_e2e --exclude='./.dist-check.*' -cf - . | tar -C "$out" -xf -
 if ! (cd "$out" && "$go" generate ./...) >"$out/.generate.log" 2>&1; then
 	cat "$out/.generate.log" >&2
 	echo "check-generate: go generate failed" >&2
