@@ -39,10 +39,6 @@ const (
 	reasonScope          = "missing_scope"
 )
 
-var allReasons = []string{reasonNotConfigured, reasonMissing, reasonMalformedHdr, reasonMalformedToken, reasonAlgorithm,
-	reasonUnknownKey, reasonNoKeys, reasonSignature, reasonExpired, reasonNotYetValid, reasonIssuer, reasonAudience,
-	reasonTenant, reasonRole, reasonScope}
-
 // authError is a refusal (see jwtauth.Refusal): a generic message, never the
 // token nor fetch details.
 type authError struct {
@@ -168,7 +164,7 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 		Logger:     keys.Logger(),
 	}
 	if tb != nil {
-		cfg.OnRefuse = jwtauth.CountRefusals(tb.AzureidentityauthServerRefusedRequests, allReasons)
+		cfg.OnRefuse = jwtauth.CountRefusals(tb.AzureidentityauthServerRefusedRequests, reasonTenant, reasonRole, reasonScope)
 	}
 	jv, err := jwtauth.New(cfg)
 	if err != nil {
