@@ -188,11 +188,11 @@ func (e *azureIdentityAuth) Authenticate(ctx context.Context, headers map[string
 	v := e.validator.Load()
 	if v == nil {
 		if !e.cfg.Server.HasValue() {
-			return ctx, refuse(reasonNotConfigured, "%s has no server block: it does not authenticate incoming requests", e.set.ID)
+			return ctx, jwtauth.Refuse(reasonNotConfigured, "azureidentityauth: %s has no server block: it does not authenticate incoming requests", e.set.ID)
 		}
-		return ctx, refuse(reasonNotConfigured, "%s is not started", e.set.ID)
+		return ctx, jwtauth.Refuse(reasonNotConfigured, "azureidentityauth: %s is not started", e.set.ID)
 	}
-	return v.authenticate(ctx, headers)
+	return v.Authenticate(ctx, headers)
 }
 
 // GetToken implements azcore.TokenCredential, so Azure SDK clients can use the

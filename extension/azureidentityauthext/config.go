@@ -12,16 +12,11 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
 const (
-	maxClockSkew = 10 * time.Minute
-	// minKeysRefetchInterval is the floor of server::keys_min_refetch_interval:
-	// below it, every token with a forged kid would cost a discovery and a
-	// JWKS fetch.
-	minKeysRefetchInterval = time.Second
-
 	cloudPublic     = "AzurePublic"
 	cloudGovernment = "AzureGovernment"
 	cloudChina      = "AzureChina"
@@ -433,18 +428,7 @@ func (s *ServerConfig) validate() error {
 			errs = append(errs, fmt.Errorf(p+"required_scopes[%d]: %q must be one scope name without spaces", i, sc))
 		}
 	}
-	if s.ClockSkew < 0 || s.ClockSkew > maxClockSkew {
-		errs = append(errs, fmt.Errorf(p+"clock_skew: must be between 0 and %s", maxClockSkew))
-	}
-	if s.KeysRefreshInterval <= 0 {
-		errs = append(errs, errors.New(p+"keys_refresh_interval: must be positive"))
-	}
-	if s.KeysMinRefetchInterval < minKeysRefetchInterval {
-		errs = append(errs, fmt.Errorf(p+"keys_min_refetch_interval: must be at least %s (each token naming an unknown key may trigger a key fetch), got %s", minKeysRefetchInterval, s.KeysMinRefetchInterval))
-	}
-	if s.TokenCacheSize < 0 {
-		errs = append(errs, errors.New(p+"token_cache_size: must not be negative (0 disables the cache)"))
-	}
+	errs = append(errs, jwtauth.ValidateSettings(p, s.ClockSkew, s.KeysRefreshInterval, s.KeysMinRefetchInterval, s.TokenCacheSize))
 	return errors.Join(errs...)
 }
 

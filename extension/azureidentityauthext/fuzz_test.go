@@ -68,7 +68,7 @@ func FuzzValidateToken(f *testing.F) {
 	f.Add("Bearer a.b.c")
 	f.Add("bearer  ")
 	f.Fuzz(func(t *testing.T, header string) {
-		_, err := v.authenticate(context.Background(), map[string][]string{"Authorization": {header}})
+		_, err := v.Authenticate(context.Background(), map[string][]string{"Authorization": {header}})
 		if err != nil {
 			return
 		}
@@ -112,7 +112,7 @@ func TestFuzzSeeds(t *testing.T) {
 		var header string
 		_, err = fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[1], "string(%q)", &header)
 		require.NoError(t, err, e.Name())
-		_, err = v.authenticate(context.Background(), map[string][]string{"Authorization": {header}})
+		_, err = v.Authenticate(context.Background(), map[string][]string{"Authorization": {header}})
 		if strings.HasPrefix(e.Name(), "valid") {
 			require.NoError(t, err, e.Name())
 		} else {

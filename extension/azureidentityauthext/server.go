@@ -1,8 +1,6 @@
 package azureidentityauthext // import "github.com/otelcol-custom/otelcol-custom/extension/azureidentityauthext"
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -38,23 +36,6 @@ const (
 	reasonRole           = "missing_role"
 	reasonScope          = "missing_scope"
 )
-
-var allReasons = []string{reasonNotConfigured, reasonMissing, reasonMalformedHdr, reasonMalformedToken, reasonAlgorithm,
-	reasonUnknownKey, reasonNoKeys, reasonSignature, reasonExpired, reasonNotYetValid, reasonIssuer, reasonAudience,
-	reasonTenant, reasonRole, reasonScope}
-
-// authError is a refusal (see jwtauth.Refusal): a generic message, never the
-// token nor fetch details.
-type authError struct {
-	reason string
-	msg    string
-}
-
-func (e *authError) Error() string { return e.msg }
-
-func refuse(reason, format string, args ...any) *authError {
-	return &authError{reason: reason, msg: "azureidentityauth: " + fmt.Sprintf(format, args...)}
-}
 
 // principal is the validated identity of a token. It is immutable and shared
 // by every request presenting the same token; it implements client.AuthData.
@@ -168,7 +149,7 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 		Logger:     keys.Logger(),
 	}
 	if tb != nil {
-		cfg.OnRefuse = jwtauth.CountRefusals(tb.AzureidentityauthServerRefusedRequests, allReasons)
+		cfg.OnRefuse = jwtauth.CountRefusals(tb.AzureidentityauthServerRefusedRequests, reasonTenant, reasonRole, reasonScope)
 	}
 	jv, err := jwtauth.New(cfg)
 	if err != nil {
@@ -176,17 +157,6 @@ func newValidator(s *ServerConfig, keys *keySet, header, scheme string, tb *meta
 	}
 	v.Validator = jv
 	return v, nil
-}
-
-// authenticate validates the token in headers and returns ctx carrying the
-// principal in client.Info.Auth.
-func (v *validator) authenticate(ctx context.Context, headers map[string][]string) (context.Context, error) {
-	ctx, err := v.Authenticate(ctx, headers)
-	var r *jwtauth.Refusal
-	if errors.As(err, &r) {
-		return ctx, &authError{reason: r.Reason, msg: r.Error()}
-	}
-	return ctx, err
 }
 
 var stringClaims = []string{"oid", "tid", "azp", "sub", "appid", "ver", "scp"}

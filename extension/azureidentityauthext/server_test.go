@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeentra"
+	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth"
 	"github.com/otelcol-custom/otelcol-custom/internal/jwtauth/jwtauthtest"
 )
 
@@ -51,9 +52,9 @@ func startedServer(t testing.TB, cfg *Config) *azureIdentityAuth {
 
 // reasonOf returns the refusal reason of an Authenticate error.
 func reasonOf(err error) string {
-	var ae *authError
-	if errors.As(err, &ae) {
-		return ae.reason
+	var r *jwtauth.Refusal
+	if errors.As(err, &r) {
+		return r.Reason
 	}
 	return ""
 }

@@ -15,11 +15,6 @@ import (
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
 )
 
-const (
-	maxClockSkew           = 10 * time.Minute
-	minKeysRefetchInterval = time.Second
-)
-
 // reservedAttributes are the attribute names the extension sets itself.
 var reservedAttributes = []string{"subject", "groups", "issuer"}
 
@@ -136,18 +131,7 @@ func (cfg *Config) Validate() error {
 	if cfg.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
-	if cfg.ClockSkew < 0 || cfg.ClockSkew > maxClockSkew {
-		errs = append(errs, fmt.Errorf("clock_skew: must be between 0 and %s", maxClockSkew))
-	}
-	if cfg.KeysRefreshInterval <= 0 {
-		errs = append(errs, errors.New("keys_refresh_interval: must be positive"))
-	}
-	if cfg.KeysMinRefetchInterval < minKeysRefetchInterval {
-		errs = append(errs, fmt.Errorf("keys_min_refetch_interval: must be at least %s (each token naming an unknown key may trigger a key fetch), got %s", minKeysRefetchInterval, cfg.KeysMinRefetchInterval))
-	}
-	if cfg.TokenCacheSize < 0 {
-		errs = append(errs, errors.New("token_cache_size: must not be negative"))
-	}
+	errs = append(errs, jwtauth.ValidateSettings("", cfg.ClockSkew, cfg.KeysRefreshInterval, cfg.KeysMinRefetchInterval, cfg.TokenCacheSize))
 	return errors.Join(errs...)
 }
 

@@ -23,11 +23,6 @@ import (
 // reasonClaim refuses a token lacking a required claim or value.
 const reasonClaim = "missing_claim"
 
-var allReasons = []string{jwtauth.ReasonNotConfigured, jwtauth.ReasonMissing, jwtauth.ReasonMalformedHdr,
-	jwtauth.ReasonMalformedToken, jwtauth.ReasonAlgorithm, jwtauth.ReasonUnknownKey, jwtauth.ReasonNoKeys,
-	jwtauth.ReasonSignature, jwtauth.ReasonExpired, jwtauth.ReasonNotYetValid, jwtauth.ReasonIssuer,
-	jwtauth.ReasonAudience, reasonClaim}
-
 // oidcAuth is the extension: one jwtauth.KeySet per issuer under one
 // jwtauth.Validator.
 type oidcAuth struct {
@@ -70,7 +65,7 @@ func (e *oidcAuth) Start(ctx context.Context, host component.Host) error {
 		Scheme:    e.cfg.Scheme,
 		CacheSize: e.cfg.TokenCacheSize,
 		Logger:    e.set.Logger,
-		OnRefuse:  jwtauth.CountRefusals(e.tb.OidcauthRefusedRequests, allReasons),
+		OnRefuse:  jwtauth.CountRefusals(e.tb.OidcauthRefusedRequests, reasonClaim),
 	}
 	status := jwtauth.NewFetchStatus(host, func(issuer string, err error) error {
 		return fmt.Errorf("%s: fetching the signing keys of %s failed: %w", e.set.ID, issuer, err)

@@ -426,12 +426,18 @@ func (ks *KeySet) getJSON(ctx context.Context, url string, v any) error {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoveryBody))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	// One byte past the bound tells an oversized response from one that
+	// ends exactly there, so the error says so instead of "unexpected end of
+	// JSON input".
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoveryBody+1))
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	if len(body) > maxDiscoveryBody {
+		return fmt.Errorf("GET %s: response larger than %d bytes", url, maxDiscoveryBody)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)

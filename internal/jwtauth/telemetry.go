@@ -16,14 +16,24 @@ import (
 // and the component status of key fetching.
 
 // CountRefusals returns a Config.OnRefuse that adds 1 to counter with the
-// attribute reason; the attribute sets of reasons are built once, so a
-// refusal allocates nothing.
-func CountRefusals(counter metric.Int64Counter, reasons []string) func(context.Context, string) {
-	opts := make(map[string]metric.AddOption, len(reasons))
-	for _, r := range reasons {
-		opts[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+// attribute reason. The attribute sets of Reasons and of the extension's own
+// reasons (extra) are built once, so their refusals allocate nothing; any
+// other reason is still counted, with a set built on the spot.
+func CountRefusals(counter metric.Int64Counter, extra ...string) func(context.Context, string) {
+	opt := func(r string) metric.AddOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
-	return func(ctx context.Context, reason string) { counter.Add(ctx, 1, opts[reason]) }
+	opts := make(map[string]metric.AddOption, len(Reasons)+len(extra))
+	for _, r := range slices.Concat(Reasons, extra) {
+		opts[r] = opt(r)
+	}
+	return func(ctx context.Context, reason string) {
+		o, ok := opts[reason]
+		if !ok {
+			o = opt(reason)
+		}
+		counter.Add(ctx, 1, o)
+	}
 }
 
 // FetchMetrics are the instruments a key set's fetches are recorded in.

@@ -60,10 +60,12 @@ func TestFetchAndRefusalMetrics(t *testing.T) {
 	onFetch(nil, 2, false)
 	onFetch(down, 2, false)
 	onFetch(nil, 1, true)
-	onRefuse := CountRefusals(refused, []string{ReasonExpired, ReasonAudience})
+	onRefuse := CountRefusals(refused, "own_reason")
 	onRefuse(context.Background(), ReasonExpired)
 	onRefuse(context.Background(), ReasonExpired)
 	onRefuse(context.Background(), ReasonAudience)
+	onRefuse(context.Background(), "own_reason")
+	onRefuse(context.Background(), "unlisted_reason") // counted, not a panic
 
 	assert.Equal(t, 1, invalidated)
 	assert.Equal(t, []error{nil, down, nil}, outcomes)
@@ -88,5 +90,7 @@ func TestFetchAndRefusalMetrics(t *testing.T) {
 		"fetches issuer=https://idp,outcome=failure": 1,
 		"refused reason=expired":                     2,
 		"refused reason=" + ReasonAudience:           1,
+		"refused reason=own_reason":                  1,
+		"refused reason=unlisted_reason":             1,
 	}, got)
 }

@@ -42,6 +42,11 @@ const (
 	ReasonAudience       = "wrong_audience"
 )
 
+// Reasons are the refusal reasons above, for CountRefusals.
+var Reasons = []string{ReasonNotConfigured, ReasonMissing, ReasonMalformedHdr, ReasonMalformedToken,
+	ReasonAlgorithm, ReasonUnknownKey, ReasonNoKeys, ReasonSignature, ReasonExpired, ReasonNotYetValid,
+	ReasonIssuer, ReasonAudience}
+
 // Refusal is a refused token. Receivers turn it into HTTP 401 / gRPC
 // Unauthenticated with Error() as the message, so it says what is wrong with
 // the token and never contains the token, nor internal detail (fetch errors,
