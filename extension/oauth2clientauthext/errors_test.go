@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
@@ -198,6 +199,35 @@ func TestParsePrivateKey(t *testing.T) {
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	require.NoError(t, err)
 	assert.ErrorContains(t, checkKeyForAlg(small, jose.RS256), "at least 2048")
+}
+
+// TestPlaintextWarnings: like the other auth extensions, oauth2client warns
+// once when its token goes over http:// to a host that is not loopback, and
+// when gRPC may send it over plaintext (require_transport_security false).
+func TestPlaintextWarnings(t *testing.T) {
+	_, cfg := secretClient(t)
+	cfg.RequireTransportSecurity = false
+	fx := start(t, cfg)
+	fx.token(t)
+
+	_, err := fx.ext.PerRPCCredentials()
+	require.NoError(t, err)
+	base := authclienttest.Responder{Response: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}}
+	for range 2 {
+		rt, err := fx.ext.RoundTripper(base)
+		require.NoError(t, err)
+		for _, target := range []string{"http://127.0.0.1:4318/v1/traces", "http://collector.example:4318/v1/traces"} {
+			req, err := http.NewRequest(http.MethodPost, target, http.NoBody)
+			require.NoError(t, err)
+			_, err = rt.RoundTrip(req)
+			require.NoError(t, err)
+		}
+	}
+	assert.Equal(t, 1, fx.logs.FilterMessageSnippet("require_transport_security is false").Len())
+	plain := fx.logs.FilterMessageSnippet("plaintext http://")
+	require.Equal(t, 1, plain.Len(), "once per extension, not for loopback")
+	assert.Equal(t, "http://collector.example:4318", plain.All()[0].ContextMap()["endpoint"])
+	fx.assertNoSecrets(t, secretOld, fx.token(t))
 }
 
 // TestRedirectIsNotFollowed: a 307 from the token endpoint must not carry the
