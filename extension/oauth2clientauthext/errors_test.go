@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		name, contentType, body string
 		status                  int
 		want                    []string
+		maxLen                  int // of the error, when set
 	}{
 		{
 			name: "oauth2_error_echoing_the_secret", status: 401, contentType: "application/json",
@@ -76,6 +78,18 @@ func TestTokenEndpointErrors(t *testing.T) {
 			want: []string{`token_type "DPoP" is not supported (only Bearer)`},
 		},
 		{
+			name: "oversized_error_fields", status: 400, contentType: "application/json",
+			body:   `{"error":"` + strings.Repeat("e", 100_000) + `","error_description":"` + strings.Repeat("é", 100_000) + `"}`,
+			want:   []string{"HTTP 400: " + strings.Repeat("e", maxErrorCode) + "...: " + strings.Repeat("é", maxDescription/2) + "..."},
+			maxLen: 1000,
+		},
+		{
+			name: "oversized_token_type", status: 200, contentType: "application/json",
+			body:   `{"access_token":"dpop-bound-token","token_type":"` + strings.Repeat("t", 100_000) + `","expires_in":3600}`,
+			want:   []string{`token_type "` + strings.Repeat("t", maxErrorCode) + `..." is not supported`},
+			maxLen: 1000,
+		},
+		{
 			name: "no_access_token", status: 200, contentType: "application/json",
 			body: `{"token_type":"Bearer","expires_in":3600}`,
 			want: []string{"missing access_token"},
@@ -85,6 +99,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 			fx := start(t, failingConfig(tokenEndpoint(t, tc.status, tc.contentType, tc.body)))
 			_, err := fx.ext.handle.Wait(context.Background())
 			require.Error(t, err)
+			if tc.maxLen > 0 {
+				require.LessOrEqual(t, len(err.Error()), tc.maxLen, "the error carries the oversized fields")
+			}
 			for _, w := range tc.want {
 				assert.Contains(t, err.Error(), w)
 			}
