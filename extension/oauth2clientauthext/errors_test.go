@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,6 +246,48 @@ func TestPlaintextWarnings(t *testing.T) {
 	require.Equal(t, 1, plain.Len(), "once per extension, not for loopback")
 	assert.Equal(t, "http://collector.example:4318", plain.All()[0].ContextMap()["endpoint"])
 	fx.assertNoSecrets(t, secretOld, fx.token(t))
+}
+
+// TestExporterRedirectToOtherHost: a 307 from the exporter's endpoint to
+// another host does not carry the access token, unless
+// send_credential_on_redirect is set; the withheld case is warned once.
+func TestExporterRedirectToOtherHost(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		var mu sync.Mutex
+		var seen []string
+		target := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen = append(seen, r.Header.Get("Authorization"))
+			mu.Unlock()
+		}))
+		t.Cleanup(target.Close)
+		origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+"/elsewhere", http.StatusTemporaryRedirect)
+		}))
+		t.Cleanup(origin.Close)
+
+		_, cfg := secretClient(t)
+		cfg.SendCredentialOnRedirect = allow
+		fx := start(t, cfg)
+		tok := fx.token(t)
+		rt, err := fx.ext.RoundTripper(http.DefaultTransport)
+		require.NoError(t, err)
+		resp, err := (&http.Client{Transport: rt}).Post(origin.URL, "text/plain", strings.NewReader("spans"))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+
+		warnings := 1
+		if allow {
+			warnings = 0
+		}
+		mu.Lock()
+		require.Len(t, seen, 1)
+		// Compared as booleans so a failure does not print the token.
+		assert.Equal(t, allow, seen[0] != "", "the target got a credential; send_credential_on_redirect: %v", allow)
+		assert.True(t, !allow || seen[0] == "Bearer "+tok, "the target got another credential than the access token")
+		mu.Unlock()
+		assert.Equal(t, warnings, fx.logs.FilterMessageSnippet("Not sending the credential on a redirect").Len())
+	}
 }
 
 // TestRedirectIsNotFollowed: a 307 from the token endpoint must not carry the

@@ -55,7 +55,7 @@ func newExtension(cfg *Config, set extension.Settings) (*oauth2Client, error) {
 	src.invalidate = r.Handle().Invalidate
 	return &oauth2Client{
 		cfg: cfg, set: set, src: src, refresher: r, handle: r.Handle(),
-		policy: authclient.NewPolicy(set.Logger, false),
+		policy: authclient.NewPolicy(set.Logger, cfg.SendCredentialOnRedirect),
 		stop:   make(chan struct{}),
 	}, nil
 }
