@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -253,18 +252,10 @@ func TestPlaintextWarnings(t *testing.T) {
 // send_credential_on_redirect is set; the withheld case is warned once.
 func TestExporterRedirectToOtherHost(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		var mu sync.Mutex
-		var seen []string
-		target := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			seen = append(seen, r.Header.Get("Authorization"))
-			mu.Unlock()
-		}))
-		t.Cleanup(target.Close)
-		origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target, seen := authclienttest.RecordingServer(t, nil)
+		origin, _ := authclienttest.RecordingServer(t, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target.URL+"/elsewhere", http.StatusTemporaryRedirect)
-		}))
-		t.Cleanup(origin.Close)
+		})
 
 		_, cfg := secretClient(t)
 		cfg.SendCredentialOnRedirect = allow
@@ -280,12 +271,11 @@ func TestExporterRedirectToOtherHost(t *testing.T) {
 		if allow {
 			warnings = 0
 		}
-		mu.Lock()
-		require.Len(t, seen, 1)
+		got := seen()
+		require.Len(t, got, 1)
 		// Compared as booleans so a failure does not print the token.
-		assert.Equal(t, allow, seen[0] != "", "the target got a credential; send_credential_on_redirect: %v", allow)
-		assert.True(t, !allow || seen[0] == "Bearer "+tok, "the target got another credential than the access token")
-		mu.Unlock()
+		assert.Equal(t, allow, got[0] != "", "the target got a credential; send_credential_on_redirect: %v", allow)
+		assert.True(t, !allow || got[0] == "Bearer "+tok, "the target got another credential than the access token")
 		assert.Equal(t, warnings, fx.logs.FilterMessageSnippet("Not sending the credential on a redirect").Len())
 	}
 }
