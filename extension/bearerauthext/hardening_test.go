@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,33 +57,12 @@ func TestPersistent401FailsFast(t *testing.T) {
 	}
 }
 
-// recordingServer records the Authorization header of each request; h, when
-// set, answers.
-func recordingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, func() []string) {
-	var mu sync.Mutex
-	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
-		if h != nil {
-			h(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
-}
-
 // Issue 9 case 7: a 307 to another host does not carry the token, unless
 // send_credential_on_redirect is set.
 func TestRedirectToOtherHost(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		target, seen := recordingServer(t, nil)
-		origin, _ := recordingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		target, seen := authclienttest.RecordingServer(t, nil)
+		origin, _ := authclienttest.RecordingServer(t, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, target.URL+"/elsewhere", http.StatusTemporaryRedirect)
 		})
 		cfg := createDefaultConfig().(*Config)

@@ -130,6 +130,11 @@ type Config struct {
 	// plaintext connection. Default true.
 	RequireTransportSecurity bool `mapstructure:"require_transport_security"`
 
+	// SendCredentialOnRedirect sends the token on HTTP redirects to another
+	// host or port, or from https to http. Default false: the token goes
+	// only to the configured endpoint's host and port.
+	SendCredentialOnRedirect bool `mapstructure:"send_credential_on_redirect"`
+
 	// Refresh tunes the background refresher (refresh ahead of expiry, retry
 	// with backoff, how long a request waits for the first token).
 	Refresh tokencache.Config `mapstructure:"refresh"`

@@ -32,6 +32,7 @@ func TestLoadConfig(t *testing.T) {
 			c.TLS = configtls.ClientConfig{Config: configtls.Config{CAFile: "/etc/ssl/idp-ca.pem"}}
 			c.Timeout = 3 * time.Second
 			c.RequireTransportSecurity = false
+			c.SendCredentialOnRedirect = true
 			c.Refresh = tokencache.Config{
 				BeforeExpiry: 2 * time.Minute, Interval: 30 * time.Second, InitialWait: 2 * time.Second,
 				InitialBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, MinInvalidateInterval: 10 * time.Second,

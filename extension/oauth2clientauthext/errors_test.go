@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/otelcol-custom/otelcol-custom/internal/authclient/authclienttest"
 	"github.com/otelcol-custom/otelcol-custom/internal/fakeoidc"
 	"github.com/otelcol-custom/otelcol-custom/internal/statustest"
 )
@@ -53,6 +55,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		name, contentType, body string
 		status                  int
 		want                    []string
+		maxLen                  int // of the error, when set
 	}{
 		{
 			name: "oauth2_error_echoing_the_secret", status: 401, contentType: "application/json",
@@ -75,6 +78,18 @@ func TestTokenEndpointErrors(t *testing.T) {
 			want: []string{`token_type "DPoP" is not supported (only Bearer)`},
 		},
 		{
+			name: "oversized_error_fields", status: 400, contentType: "application/json",
+			body:   `{"error":"` + strings.Repeat("e", 100_000) + `","error_description":"` + strings.Repeat("é", 100_000) + `"}`,
+			want:   []string{"HTTP 400: " + strings.Repeat("e", maxErrorCode) + "...: " + strings.Repeat("é", maxDescription/2) + "..."},
+			maxLen: 1000,
+		},
+		{
+			name: "oversized_token_type", status: 200, contentType: "application/json",
+			body:   `{"access_token":"dpop-bound-token","token_type":"` + strings.Repeat("t", 100_000) + `","expires_in":3600}`,
+			want:   []string{`token_type "` + strings.Repeat("t", maxErrorCode) + `..." is not supported`},
+			maxLen: 1000,
+		},
+		{
 			name: "no_access_token", status: 200, contentType: "application/json",
 			body: `{"token_type":"Bearer","expires_in":3600}`,
 			want: []string{"missing access_token"},
@@ -84,6 +99,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 			fx := start(t, failingConfig(tokenEndpoint(t, tc.status, tc.contentType, tc.body)))
 			_, err := fx.ext.handle.Wait(context.Background())
 			require.Error(t, err)
+			if tc.maxLen > 0 {
+				require.LessOrEqual(t, len(err.Error()), tc.maxLen, "the error carries the oversized fields")
+			}
 			for _, w := range tc.want {
 				assert.Contains(t, err.Error(), w)
 			}
@@ -198,6 +216,68 @@ func TestParsePrivateKey(t *testing.T) {
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	require.NoError(t, err)
 	assert.ErrorContains(t, checkKeyForAlg(small, jose.RS256), "at least 2048")
+}
+
+// TestPlaintextWarnings: like the other auth extensions, oauth2client warns
+// once when its token goes over http:// to a host that is not loopback, and
+// when gRPC may send it over plaintext (require_transport_security false).
+func TestPlaintextWarnings(t *testing.T) {
+	_, cfg := secretClient(t)
+	cfg.RequireTransportSecurity = false
+	fx := start(t, cfg)
+	fx.token(t)
+
+	_, err := fx.ext.PerRPCCredentials()
+	require.NoError(t, err)
+	base := authclienttest.Responder{Response: &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}}
+	for range 2 {
+		rt, err := fx.ext.RoundTripper(base)
+		require.NoError(t, err)
+		for _, target := range []string{"http://127.0.0.1:4318/v1/traces", "http://collector.example:4318/v1/traces"} {
+			req, err := http.NewRequest(http.MethodPost, target, http.NoBody)
+			require.NoError(t, err)
+			_, err = rt.RoundTrip(req)
+			require.NoError(t, err)
+		}
+	}
+	assert.Equal(t, 1, fx.logs.FilterMessageSnippet("require_transport_security is false").Len())
+	plain := fx.logs.FilterMessageSnippet("plaintext http://")
+	require.Equal(t, 1, plain.Len(), "once per extension, not for loopback")
+	assert.Equal(t, "http://collector.example:4318", plain.All()[0].ContextMap()["endpoint"])
+	fx.assertNoSecrets(t, secretOld, fx.token(t))
+}
+
+// TestExporterRedirectToOtherHost: a 307 from the exporter's endpoint to
+// another host does not carry the access token, unless
+// send_credential_on_redirect is set; the withheld case is warned once.
+func TestExporterRedirectToOtherHost(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		target, seen := authclienttest.RecordingServer(t, nil)
+		origin, _ := authclienttest.RecordingServer(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+"/elsewhere", http.StatusTemporaryRedirect)
+		})
+
+		_, cfg := secretClient(t)
+		cfg.SendCredentialOnRedirect = allow
+		fx := start(t, cfg)
+		tok := fx.token(t)
+		rt, err := fx.ext.RoundTripper(http.DefaultTransport)
+		require.NoError(t, err)
+		resp, err := (&http.Client{Transport: rt}).Post(origin.URL, "text/plain", strings.NewReader("spans"))
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+
+		warnings := 1
+		if allow {
+			warnings = 0
+		}
+		got := seen()
+		require.Len(t, got, 1)
+		// Compared as booleans so a failure does not print the token.
+		assert.Equal(t, allow, got[0] != "", "the target got a credential; send_credential_on_redirect: %v", allow)
+		assert.True(t, !allow || got[0] == "Bearer "+tok, "the target got another credential than the access token")
+		assert.Equal(t, warnings, fx.logs.FilterMessageSnippet("Not sending the credential on a redirect").Len())
+	}
 }
 
 // TestRedirectIsNotFollowed: a 307 from the token endpoint must not carry the

@@ -30,6 +30,10 @@ type oauth2Client struct {
 	src       *tokenSource
 	refresher *tokencache.Refresher
 	handle    *tokencache.Handle
+	// policy is shared by every adapter of the extension: the credential
+	// stays on the configured endpoint's host on a redirect, and each
+	// plaintext warning is logged once.
+	policy *authclient.Policy
 
 	transport *http.Transport
 	watchers  []*filewatch.Watcher
@@ -49,7 +53,11 @@ func newExtension(cfg *Config, set extension.Settings) (*oauth2Client, error) {
 		return nil, err
 	}
 	src.invalidate = r.Handle().Invalidate
-	return &oauth2Client{cfg: cfg, set: set, src: src, refresher: r, handle: r.Handle(), stop: make(chan struct{})}, nil
+	return &oauth2Client{
+		cfg: cfg, set: set, src: src, refresher: r, handle: r.Handle(),
+		policy: authclient.NewPolicy(set.Logger, cfg.SendCredentialOnRedirect),
+		stop:   make(chan struct{}),
+	}, nil
 }
 
 // Start loads the tls settings (an invalid CA or client certificate fails
@@ -144,10 +152,10 @@ func (e *oauth2Client) Shutdown(ctx context.Context) error {
 
 // RoundTripper implements extensionauth.HTTPClient.
 func (e *oauth2Client) RoundTripper(base http.RoundTripper) (http.RoundTripper, error) {
-	return authclient.NewRoundTripper(base, e.handle), nil
+	return authclient.NewRoundTripper(base, e.handle, authclient.WithPolicy(e.policy)), nil
 }
 
 // PerRPCCredentials implements extensionauth.GRPCClient.
 func (e *oauth2Client) PerRPCCredentials() (credentials.PerRPCCredentials, error) {
-	return authclient.NewPerRPCCredentials(e.handle, e.cfg.RequireTransportSecurity), nil
+	return authclient.NewPerRPCCredentials(e.handle, e.cfg.RequireTransportSecurity, authclient.WithPolicy(e.policy)), nil
 }

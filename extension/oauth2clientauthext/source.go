@@ -21,9 +21,14 @@ import (
 // private_key_jwt::key_file.
 const maxFileSize = 64 << 10
 
-// maxDescription bounds how much of the provider's error_description goes
-// into an error (and so into logs and status).
-const maxDescription = 300
+// maxDescription and maxErrorCode bound how much of the provider's
+// error_description, error and token_type go into an error (and so into logs
+// and status): they come from a response body of up to 1 MiB (x/oauth2's
+// limit). RFC 6749 error codes are single short words.
+const (
+	maxDescription = 300
+	maxErrorCode   = 64
+)
 
 // tokenSource is the tokencache.Source of the extension: one token request
 // per Fetch. Only the Refresher goroutine calls Fetch, so its fields need no
@@ -193,7 +198,7 @@ func (s *tokenSource) fetch(ctx context.Context) (tokencache.Token, error) {
 		return tokencache.Token{}, s.describe(ctx, err, secret)
 	}
 	if typ := t.Type(); typ != "Bearer" {
-		return tokencache.Token{}, fmt.Errorf("token request to %s: token_type %q is not supported (only Bearer)", s.cc.TokenURL, typ)
+		return tokencache.Token{}, fmt.Errorf("token request to %s: token_type %q is not supported (only Bearer)", s.cc.TokenURL, clip(typ, maxErrorCode))
 	}
 	return tokencache.Token{Value: t.AccessToken, Expiry: t.Expiry}, nil
 }
@@ -208,13 +213,10 @@ func (s *tokenSource) describe(ctx context.Context, err error, secret string) er
 	case errors.As(err, &re):
 		msg := fmt.Sprintf("token request to %s refused: HTTP %d", s.cc.TokenURL, re.Response.StatusCode)
 		if re.ErrorCode != "" {
-			msg += ": " + re.ErrorCode
+			msg += ": " + clip(re.ErrorCode, maxErrorCode)
 		}
 		if d := re.ErrorDescription; d != "" {
-			if len(d) > maxDescription {
-				d = d[:maxDescription] + "..."
-			}
-			msg += ": " + d
+			msg += ": " + clip(d, maxDescription)
 		}
 		if hint := hintFor(re.ErrorCode); hint != "" {
 			msg += " (" + hint + ")"
@@ -228,6 +230,15 @@ func (s *tokenSource) describe(ctx context.Context, err error, secret string) er
 	}
 	// Transport errors (*url.Error) name the URL and the cause only.
 	return fmt.Errorf("token request to %s failed: %w", s.cc.TokenURL, err)
+}
+
+// clip cuts s to at most n bytes (dropping a rune cut in half) and marks
+// the cut with "...".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }
 
 // hintFor names the configuration behind common OAuth2 error codes.

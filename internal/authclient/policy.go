@@ -18,9 +18,6 @@ type Policy struct {
 	logger         *zap.Logger
 
 	plaintextWarned, redirectWarned, grpcWarned atomic.Bool
-	// safeHost is the last http:// host found to be loopback, so a
-	// plaintext request to a local sidecar costs one compare after the first.
-	safeHost atomic.Pointer[string]
 }
 
 // NewPolicy returns the Policy of one extension. allowRedirects sends the
@@ -69,17 +66,10 @@ func portOf(u *url.URL) string {
 }
 
 // checkPlaintext warns once when the credential goes over http:// to a host
-// that is not loopback (a sidecar on localhost is fine).
+// that is not loopback (a sidecar on localhost is fine). The loopback check
+// is a few string compares and an allocation-free address parse.
 func (p *Policy) checkPlaintext(u *url.URL) {
-	if u.Scheme != "http" || p.logger == nil || p.plaintextWarned.Load() {
-		return
-	}
-	if s := p.safeHost.Load(); s != nil && *s == u.Host {
-		return
-	}
-	if isLoopback(u.Hostname()) {
-		h := u.Host
-		p.safeHost.Store(&h)
+	if u.Scheme != "http" || p.logger == nil || p.plaintextWarned.Load() || isLoopback(u.Hostname()) {
 		return
 	}
 	if p.plaintextWarned.CompareAndSwap(false, true) {

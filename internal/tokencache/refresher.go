@@ -453,11 +453,21 @@ func (r *Refresher) observeExpiry(_ context.Context, o metric.Float64Observer) e
 	return nil
 }
 
+// maxTokenLength bounds a token from any Source (a token endpoint's body may
+// be 1 MiB). Real access tokens are a few KiB; many servers refuse header
+// lines above 8-16 KiB (this project's own at 16 KiB), with a status exporters
+// do not retry, while a fetch failure keeps the data queued until a usable
+// token comes.
+const maxTokenLength = 64 << 10
+
 // validateToken rejects what would break or be useless on the wire. The
 // errors never contain the token.
 func validateToken(tok Token, now time.Time) error {
 	if tok.Value == "" {
 		return errors.New("source returned an empty token")
+	}
+	if len(tok.Value) > maxTokenLength {
+		return fmt.Errorf("source returned a token of %d bytes; the limit is %d", len(tok.Value), maxTokenLength)
 	}
 	for i := 0; i < len(tok.Value); i++ {
 		// Visible ASCII and space: valid in an HTTP header value and in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -332,6 +333,7 @@ func TestInvalidTokensAreFailures(t *testing.T) {
 			ok("", time.Time{}),
 			ok(secret+"\r\nX-Evil: 1", time.Time{}),
 			ok(secret+"\x7f", time.Time{}),
+			ok(strings.Repeat("a", maxTokenLength+1), time.Time{}),
 			ok(secret, t0.Add(-time.Second)),
 		} {
 			src := &scriptSource{script: []result{bad}}

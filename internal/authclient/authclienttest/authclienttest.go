@@ -8,6 +8,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/otelcol-custom/otelcol-custom/internal/tokencache"
@@ -85,3 +89,25 @@ func (f CopyFloor) RoundTrip(req *http.Request) (*http.Response, error) {
 // Unauthorized answers every request 401: a server that keeps refusing the
 // credential (revoked token, missing role assignment).
 func Unauthorized(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }
+
+// RecordingServer starts a server that records the Authorization header of
+// each request (empty when absent) and then lets h answer (nil: 200). seen
+// returns the headers so far, oldest first.
+func RecordingServer(t testing.TB, h http.HandlerFunc) (srv *httptest.Server, seen func() []string) {
+	var mu sync.Mutex
+	var got []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if h != nil {
+			h(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}

@@ -68,3 +68,19 @@ func TestTokenIsRealisticAndDistinct(t *testing.T) {
 	assert.Len(t, Token(0), 44)
 	assert.NotEqual(t, Token(0), Token(1))
 }
+
+func TestRecordingServer(t *testing.T) {
+	srv, seen := RecordingServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	for _, auth := range []string{"Bearer a", ""} {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, http.NoBody)
+		require.NoError(t, err)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusAccepted, resp.StatusCode, "h answers")
+	}
+	assert.Equal(t, []string{"Bearer a", ""}, seen())
+}
