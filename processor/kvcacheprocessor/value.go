@@ -202,6 +202,16 @@ func scalarField(path string, v any) (field, bool) {
 		f.kind, f.num = kindInt, t
 	case int32:
 		f.kind, f.num = kindInt, int64(t)
+	case int16:
+		f.kind, f.num = kindInt, int64(t)
+	case int8:
+		f.kind, f.num = kindInt, int64(t)
+	case uint32:
+		f.kind, f.num = kindInt, int64(t)
+	case uint16:
+		f.kind, f.num = kindInt, int64(t)
+	case uint8:
+		f.kind, f.num = kindInt, int64(t)
 	case uint64:
 		if t > math.MaxInt64 {
 			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(t)))
@@ -209,7 +219,11 @@ func scalarField(path string, v any) (field, bool) {
 			f.kind, f.num = kindInt, int64(t)
 		}
 	case uint:
-		f.kind, f.num = kindInt, int64(t)
+		if uint64(t) > math.MaxInt64 {
+			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(t)))
+		} else {
+			f.kind, f.num = kindInt, int64(t)
+		}
 	case float64:
 		f.kind, f.num = kindDouble, int64(math.Float64bits(t))
 	case float32:
