@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -196,33 +197,13 @@ func scalarField(path string, v any) (field, bool) {
 		} else {
 			f.str = string(t)
 		}
-	case int:
-		f.kind, f.num = kindInt, int64(t)
-	case int64:
-		f.kind, f.num = kindInt, t
-	case int32:
-		f.kind, f.num = kindInt, int64(t)
-	case int16:
-		f.kind, f.num = kindInt, int64(t)
-	case int8:
-		f.kind, f.num = kindInt, int64(t)
-	case uint32:
-		f.kind, f.num = kindInt, int64(t)
-	case uint16:
-		f.kind, f.num = kindInt, int64(t)
-	case uint8:
-		f.kind, f.num = kindInt, int64(t)
-	case uint64:
-		if t > math.MaxInt64 {
-			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(t)))
+	case int, int8, int16, int32, int64: // Go and YAML configurations
+		f.kind, f.num = kindInt, reflect.ValueOf(t).Int()
+	case uint, uint8, uint16, uint32, uint64:
+		if u := reflect.ValueOf(t).Uint(); u > math.MaxInt64 {
+			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(u)))
 		} else {
-			f.kind, f.num = kindInt, int64(t)
-		}
-	case uint:
-		if uint64(t) > math.MaxInt64 {
-			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(t)))
-		} else {
-			f.kind, f.num = kindInt, int64(t)
+			f.kind, f.num = kindInt, int64(u)
 		}
 	case float64:
 		f.kind, f.num = kindDouble, int64(math.Float64bits(t))
