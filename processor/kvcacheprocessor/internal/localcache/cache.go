@@ -408,20 +408,11 @@ func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
 }
 
 // execute runs otter's asynchronous tasks (reloads, maintenance) on goroutines
-// that Close waits for.
+// that Close waits for (once Close began, they still run, untracked).
 func (c *Cache[M]) execute(fn func()) {
-	c.closeMu.RLock()
-	if c.closed {
-		c.closeMu.RUnlock()
+	if !c.goTracked(fn) {
 		go fn()
-		return
 	}
-	c.wg.Add(1)
-	c.closeMu.RUnlock()
-	go func() {
-		defer c.wg.Done()
-		fn()
-	}()
 }
 
 // goTracked runs fn on a goroutine Close waits for; false once Close began.
