@@ -23,6 +23,7 @@ const (
 	badInvalidJSON
 	badTooLarge
 	badWrongShape
+	numBadKinds
 )
 
 func (k badKind) String() string {
