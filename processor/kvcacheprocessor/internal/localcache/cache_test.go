@@ -389,6 +389,28 @@ func TestWrite(t *testing.T) {
 	assert.Nil(t, f.c.Get("k"), "a written entry lives no longer than its write TTL")
 }
 
+// TestWriteAfterInvalidateAll: after "everything changed" (a flush), an entry from
+// before it does not prove the store still has the value: the write is sent again.
+func TestWriteAfterInvalidateAll(t *testing.T) {
+	cfg := testConfig()
+	cfg.WriteQueue = WriteQueue{Size: 10, BatchSize: 10, FlushInterval: time.Millisecond}
+	f := newFixture(t, cfg)
+	var b Batch[*memo]
+	f.c.Begin(&b)
+	f.c.Write(&b, "k", "v", 0)
+	f.c.Finish(context.Background(), &b)
+	require.Eventually(t, func() bool { return f.store.Stats().KeysWritten == 1 }, 5*time.Second, time.Millisecond)
+
+	f.store.Invalidate(nil) // max_stale > 0: the entry is kept, soft-invalid
+	require.NotNil(t, f.c.Get("k"))
+	b.Reset()
+	f.c.Begin(&b)
+	f.c.Write(&b, "k", "v", 0)
+	f.c.Finish(context.Background(), &b)
+	assert.Equal(t, int64(2), f.hooks.queued, "the store may have lost the value: written again")
+	require.Eventually(t, func() bool { return f.store.Stats().KeysWritten == 2 }, 5*time.Second, time.Millisecond)
+}
+
 func TestWriteQueueFullAndClosing(t *testing.T) {
 	cfg := testConfig()
 	cfg.WriteQueue = WriteQueue{Size: 1, BatchSize: 1, FlushInterval: time.Hour}
