@@ -447,12 +447,14 @@ func (c *CacheConfig) validate() []error {
 	return errs
 }
 
+// isScalar reports whether v is a default for a string value: what scalarField
+// converts, lists aside.
 func isScalar(v any) bool {
-	switch v.(type) {
-	case string, bool, int, int64, uint64, float64, float32, int32, uint32, uint, int16, uint16, int8, uint8:
-		return true
+	if _, list := v.([]any); list {
+		return false
 	}
-	return false
+	_, ok := scalarField("", v)
+	return ok
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -161,10 +161,7 @@ func (p *kvProcessor) addPending(b *batchState, l *lookup, attrs pcommon.Map, ke
 // serve applies a known entry to a record and counts the lookup.
 func (p *kvProcessor) serve(b *batchState, l *lookup, attrs pcommon.Map, key string, e *cacheEntry, res result) {
 	if e.Negative() {
-		b.counts[resultNegative]++
-		if l.hasDefault {
-			l.apply(attrs, l.defaultOps)
-		}
+		notFound(b, l, attrs)
 		return
 	}
 	ops, bad := p.opsFor(e, l, key)
@@ -174,6 +171,14 @@ func (p *kvProcessor) serve(b *batchState, l *lookup, attrs pcommon.Map, key str
 	}
 	b.counts[res]++
 	l.apply(attrs, ops)
+}
+
+// notFound counts a lookup of a key the store does not have and applies the default.
+func notFound(b *batchState, l *lookup, attrs pcommon.Map) {
+	b.counts[resultNegative]++
+	if l.hasDefault {
+		l.apply(attrs, l.defaultOps)
+	}
 }
 
 // opsFor returns the attributes e sets for lookup l, decoding them on first use.
@@ -286,16 +291,9 @@ func (p *kvProcessor) resolveMissing(ctx context.Context, b *batchState) {
 		e := entries[pr.key]
 		switch {
 		case e != nil:
-			res := resultMiss
-			if e.Negative() {
-				res = resultNegative
-			}
-			p.serve(b, pr.l, pr.attrs, pr.key, e, res)
+			p.serve(b, pr.l, pr.attrs, pr.key, e, resultMiss)
 		case err == nil: // not found, negative caching off
-			b.counts[resultNegative]++
-			if pr.l.hasDefault {
-				pr.l.apply(pr.attrs, pr.l.defaultOps)
-			}
+			notFound(b, pr.l, pr.attrs)
 		default:
 			b.fail(loadErrReason(err), 1)
 		}

@@ -30,10 +30,9 @@ type telemetry struct {
 	optsResult  [numResults]metric.AddOption
 	optsError   [numReasons]metric.AddOption   // result=error, by reason
 	optsCall    [2][2]metric.MeasurementOption // [op][success, failure]
-	optsKeys    [2]metric.RecordOption         // [op]
-	optsKeysAdd [2]metric.AddOption            // [op]
+	optsOp      [2]metric.MeasurementOption    // [op]
 	optsDropped [localcache.NumDropReasons]metric.AddOption
-	optsInvalid map[badKind]metric.AddOption
+	optsInvalid [numBadKinds]metric.AddOption // [badKind]
 	// readOpen, writeOpen: the circuits that are open, for the component status.
 	readOpen, writeOpen atomic.Bool
 }
@@ -95,14 +94,12 @@ func newTelemetry(set component.TelemetrySettings, openFor time.Duration) (*tele
 	}
 	for op, name := range [2]string{localcache.OpGet: "get", localcache.OpSet: "set"} {
 		t.optsCall[op] = [2]metric.MeasurementOption{attrs("operation", name, "outcome", "success"), attrs("operation", name, "outcome", "failure")}
-		t.optsKeys[op] = attrs("operation", name)
-		t.optsKeysAdd[op] = attrs("operation", name)
+		t.optsOp[op] = attrs("operation", name)
 	}
 	for r, name := range [localcache.NumDropReasons]string{localcache.DropQueueFull: "queue_full", localcache.DropCircuitOpen: "circuit_open",
 		localcache.DropStoreError: "store_error", localcache.DropTooLarge: "too_large", localcache.DropShutdown: "shutdown"} {
 		t.optsDropped[r] = attrs("reason", name)
 	}
-	t.optsInvalid = map[badKind]metric.AddOption{}
 	for _, k := range []badKind{badInvalidJSON, badTooLarge, badWrongShape} {
 		t.optsInvalid[k] = attrs("kind", k.String())
 	}
@@ -146,7 +143,7 @@ func (t *telemetry) StoreCall(ctx context.Context, op localcache.Op, keys int, e
 	}
 	t.tb.ProcessorKvcacheStoreRequests.Add(ctx, 1, t.optsCall[op][i])
 	t.tb.ProcessorKvcacheStoreDuration.Record(ctx, elapsed.Seconds(), t.optsCall[op][i])
-	t.tb.ProcessorKvcacheStoreKeys.Record(ctx, int64(keys), t.optsKeys[op])
+	t.tb.ProcessorKvcacheStoreKeys.Record(ctx, int64(keys), t.optsOp[op])
 }
 
 // circuitTexts are what is logged and reported when a circuit changes.
@@ -217,5 +214,5 @@ func (t *telemetry) WritesDropped(ctx context.Context, reason localcache.DropRea
 }
 
 func (t *telemetry) KeysTooLarge(ctx context.Context, op localcache.Op, n int64) {
-	t.tb.ProcessorKvcacheKeysTooLarge.Add(ctx, n, t.optsKeysAdd[op])
+	t.tb.ProcessorKvcacheKeysTooLarge.Add(ctx, n, t.optsOp[op])
 }

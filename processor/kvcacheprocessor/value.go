@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -22,6 +23,7 @@ const (
 	badInvalidJSON
 	badTooLarge
 	badWrongShape
+	numBadKinds
 )
 
 func (k badKind) String() string {
@@ -196,20 +198,14 @@ func scalarField(path string, v any) (field, bool) {
 		} else {
 			f.str = string(t)
 		}
-	case int:
-		f.kind, f.num = kindInt, int64(t)
-	case int64:
-		f.kind, f.num = kindInt, t
-	case int32:
-		f.kind, f.num = kindInt, int64(t)
-	case uint64:
-		if t > math.MaxInt64 {
-			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(t)))
+	case int, int8, int16, int32, int64: // Go and YAML configurations
+		f.kind, f.num = kindInt, reflect.ValueOf(t).Int()
+	case uint, uint8, uint16, uint32, uint64:
+		if u := reflect.ValueOf(t).Uint(); u > math.MaxInt64 {
+			f.kind, f.num = kindDouble, int64(math.Float64bits(float64(u)))
 		} else {
-			f.kind, f.num = kindInt, int64(t)
+			f.kind, f.num = kindInt, int64(u)
 		}
-	case uint:
-		f.kind, f.num = kindInt, int64(t)
 	case float64:
 		f.kind, f.num = kindDouble, int64(math.Float64bits(t))
 	case float32:

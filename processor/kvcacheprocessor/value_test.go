@@ -109,3 +109,15 @@ func FuzzDecodeValue(f *testing.F) {
 		}
 	})
 }
+
+// TestScalarDefaultsAccepted: every scalar default that Validate accepts for a string
+// value is applied (none is silently left out).
+func TestScalarDefaultsAccepted(t *testing.T) {
+	for _, v := range []any{"x", true, 7, int8(7), int16(7), int32(7), int64(7), uint(7), uint8(7), uint16(7), uint32(7), uint64(7), 1.5, float32(1.5)} {
+		cfg := LookupConfig{Context: ContextSpan, Key: KeyConfig{Attributes: []string{"k"}}, Target: "t", Default: v}
+		require.Empty(t, cfg.validate("lookups[0]"), "%T", v)
+		assert.Len(t, newLookup(0, &cfg).defaultOps, 1, "default of type %T is applied", v)
+	}
+	cfg := LookupConfig{Context: ContextSpan, Key: KeyConfig{Attributes: []string{"k"}}, Target: "t", Default: []any{1}}
+	assert.NotEmpty(t, cfg.validate("lookups[0]"), "a list is not a scalar default")
+}

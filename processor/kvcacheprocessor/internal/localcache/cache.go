@@ -376,7 +376,8 @@ func (c *Cache[M]) Invalidate(keys []string) {
 
 // Write stores value under key with ttl (0: the store's default): in the local
 // cache at once, in the store through the write queue, unless the local cache
-// shows the store already has it (and its TTL is not close to running out). A
+// shows the store already has it (and its TTL is not close to running out; an
+// entry from before the last "invalidates all" shows nothing). A
 // key over MaxKeySize or a value over MaxValueSize is skipped (counted by Finish).
 // Config.WriteQueue.Size must be positive.
 func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
@@ -390,7 +391,7 @@ func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
 	}
 	wttl := int64(ttl)
 	if e := c.Get(key); e != nil && !e.negative && !e.tooLarge && e.raw == value &&
-		(wttl == 0 || b.now-e.loadedAt < wttl/2) {
+		e.gen >= b.inv.gen && (wttl == 0 || b.now-e.loadedAt < wttl/2) {
 		return
 	}
 	k := strings.Clone(key)
@@ -408,20 +409,11 @@ func (c *Cache[M]) Write(b *Batch[M], key, value string, ttl time.Duration) {
 }
 
 // execute runs otter's asynchronous tasks (reloads, maintenance) on goroutines
-// that Close waits for.
+// that Close waits for (once Close began, they still run, untracked).
 func (c *Cache[M]) execute(fn func()) {
-	c.closeMu.RLock()
-	if c.closed {
-		c.closeMu.RUnlock()
+	if !c.goTracked(fn) {
 		go fn()
-		return
 	}
-	c.wg.Add(1)
-	c.closeMu.RUnlock()
-	go func() {
-		defer c.wg.Done()
-		fn()
-	}()
 }
 
 // goTracked runs fn on a goroutine Close waits for; false once Close began.

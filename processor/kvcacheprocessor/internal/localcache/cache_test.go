@@ -359,34 +359,58 @@ func TestBreakerDisabled(t *testing.T) {
 	assert.True(t, br.allow())
 }
 
-func TestWrite(t *testing.T) {
+// newWriteFixture is a fixture with a write queue and a batch begun.
+func newWriteFixture(t *testing.T) (*fixture, *Batch[*memo]) {
 	cfg := testConfig()
 	cfg.WriteQueue = WriteQueue{Size: 10, BatchSize: 10, FlushInterval: time.Millisecond}
 	f := newFixture(t, cfg)
-	var b Batch[*memo]
-	f.c.Begin(&b)
-	_, st := f.c.Lookup(&b, "k", true)
+	b := new(Batch[*memo])
+	f.c.Begin(b)
+	return f, b
+}
+
+func TestWrite(t *testing.T) {
+	f, b := newWriteFixture(t)
+	_, st := f.c.Lookup(b, "k", true)
 	require.Equal(t, Missing, st)
-	f.c.Write(&b, "k", "v", time.Minute)
-	e, st := f.c.Lookup(&b, "k", true)
+	f.c.Write(b, "k", "v", time.Minute)
+	e, st := f.c.Lookup(b, "k", true)
 	require.Equal(t, Fresh, st, "later records of the batch see the write")
 	require.Equal(t, "v", e.Value())
-	f.c.Write(&b, "k", "v", time.Minute)
-	f.c.Finish(context.Background(), &b)
+	f.c.Write(b, "k", "v", time.Minute)
+	f.c.Finish(context.Background(), b)
 	assert.Equal(t, int64(1), f.hooks.queued, "the second write is known to the store already")
 	assert.Equal(t, "v", f.c.Get("k").Value(), "written through to the local cache")
 	require.Eventually(t, func() bool { return f.store.Stats().KeysWritten == 1 }, 5*time.Second, time.Millisecond)
 
 	f.clk.Advance(31 * time.Second) // past half the write's TTL
 	b.Reset()
-	f.c.Begin(&b)
-	f.c.Write(&b, "k", "v", time.Minute)
-	f.c.Write(&b, "k", "w", time.Minute)
-	f.c.Finish(context.Background(), &b)
+	f.c.Begin(b)
+	f.c.Write(b, "k", "v", time.Minute)
+	f.c.Write(b, "k", "w", time.Minute)
+	f.c.Finish(context.Background(), b)
 	assert.Equal(t, int64(3), f.hooks.queued, "written again when its TTL runs out, and when it changes")
 
 	f.clk.Advance(61 * time.Second)
 	assert.Nil(t, f.c.Get("k"), "a written entry lives no longer than its write TTL")
+}
+
+// TestWriteAfterInvalidateAll: after "everything changed" (a flush), an entry from
+// before it does not prove the store still has the value: the write is sent again.
+func TestWriteAfterInvalidateAll(t *testing.T) {
+	f, b := newWriteFixture(t)
+	f.c.Write(b, "k", "v", 0)
+	f.c.Finish(context.Background(), b)
+	require.Eventually(t, func() bool { return f.store.Stats().KeysWritten == 1 }, 5*time.Second, time.Millisecond)
+
+	f.store.Invalidate(nil) // max_stale > 0: the entry is kept, soft-invalid
+	require.NotNil(t, f.c.Get("k"))
+	b.Reset()
+	f.c.Begin(b)
+	f.c.Write(b, "k", "v", 0)
+	f.c.Finish(context.Background(), b)
+	assert.Equal(t, int64(2), f.hooks.queued, "the store may have lost the value: written again")
+	require.Eventually(t, func() bool { return f.store.Stats().KeysWritten == 2 }, 5*time.Second, time.Millisecond)
 }
 
 func TestWriteQueueFullAndClosing(t *testing.T) {
