@@ -13,11 +13,12 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/otelcol-custom/otelcol-custom/bench/enrichfloor"
+	"github.com/otelcol-custom/otelcol-custom/bench/otlpload"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 	"github.com/otelcol-custom/otelcol-custom/extension/kvcache/kvcachetest"
 	"github.com/otelcol-custom/otelcol-custom/processor/kvcacheprocessor"
@@ -40,23 +41,26 @@ var benchStatic = []any{
 	map[string]any{"key": "user.beta", "value": true, "action": "insert"},
 }
 
-// benchBatch is one resource, one scope, 1,000 spans with three attributes each, the
-// user.id key taking 100 distinct values.
-func benchBatch() ptrace.Traces {
-	td := ptrace.NewTraces()
-	rs := td.ResourceSpans().AppendEmpty()
-	rs.Resource().Attributes().PutStr("service.name", "checkout")
-	ss := rs.ScopeSpans().AppendEmpty()
-	for i := range benchSpans {
-		s := ss.Spans().AppendEmpty()
-		s.SetName("GET /cart")
-		s.SetTraceID(pcommon.TraceID{byte(i), 1})
-		s.Attributes().PutStr("user.id", fmt.Sprintf("user-%d", i%benchKeys))
-		s.Attributes().PutStr("http.method", "GET")
-		s.Attributes().PutInt("http.status_code", 200)
-	}
-	return td
+// benchRequest is the load of `make bench-e2e` (otlpload.BuildRequest): one resource, one
+// scope, 1,000 spans with three attributes each, the user.id key taking 100 distinct values,
+// as an encoded OTLP export request.
+func benchRequest(tb testing.TB) []byte {
+	b, err := otlpload.BuildRequest(benchSpans, benchKeys)
+	require.NoError(tb, err)
+	return b
 }
+
+// decodeBatch decodes an export request as the OTLP receiver does: its attribute slices
+// have the capacity they have in a collector (a copy made with CopyTo has none to spare,
+// which costs appending processors an extra slice growth that no collector sees).
+func decodeBatch(tb testing.TB, encoded []byte) ptrace.Traces {
+	req := ptraceotlp.NewExportRequest()
+	require.NoError(tb, req.UnmarshalProto(encoded))
+	return req.Traces()
+}
+
+// benchBatch is benchRequest decoded.
+func benchBatch(tb testing.TB) ptrace.Traces { return decodeBatch(tb, benchRequest(tb)) }
 
 type consumeFunc func(context.Context, ptrace.Traces) error
 
@@ -98,7 +102,7 @@ func newKVCacheWith(b *testing.B, key kvcacheprocessor.KeyConfig, action string)
 	host := kvcachetest.NewHost(map[component.ID]component.Component{storeID: &provider{store: store}})
 	require.NoError(b, p.Start(context.Background(), host))
 	b.Cleanup(func() { require.NoError(b, p.Shutdown(context.Background())) })
-	warm := benchBatch()
+	warm := benchBatch(b)
 	require.NoError(b, p.ConsumeTraces(context.Background(), warm))
 	require.Equal(b, int64(500), warm.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(7).Attributes().AsRaw()["user.limit"])
 	return p.ConsumeTraces
@@ -152,7 +156,7 @@ func newTransform(b *testing.B) consumeFunc {
 	require.NoError(b, err)
 	require.NoError(b, p.Start(context.Background(), componenttest.NewNopHost()))
 	b.Cleanup(func() { require.NoError(b, p.Shutdown(context.Background())) })
-	check := benchBatch()
+	check := benchBatch(b)
 	require.NoError(b, p.ConsumeTraces(context.Background(), check))
 	require.Equal(b, int64(500), check.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(7).Attributes().AsRaw()["user.limit"])
 	return p.ConsumeTraces
@@ -203,25 +207,17 @@ func BenchmarkEnrich1000Spans(b *testing.B) {
 	}
 }
 
-// runEnrich times consume on fresh batches and reports ns/span and cpu-ns/span. Each
-// batch is decoded from the OTLP protobuf encoding of benchBatch, as the OTLP receiver
-// hands it on: its attribute slices have the capacity they have in a collector (a
-// copy made with CopyTo has none to spare, which costs appending processors an extra
-// slice growth that no collector sees).
+// runEnrich times consume on fresh batches (decodeBatch of benchRequest, made with the
+// timer stopped) and reports ns/span and cpu-ns/span.
 func runEnrich(b *testing.B, consume consumeFunc) {
-	encoded, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(benchBatch())
-	require.NoError(b, err)
-	var decoder ptrace.ProtoUnmarshaler
+	encoded := benchRequest(b)
 	ctx := context.Background()
 	var cpu time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.StopTimer()
 	for range b.N {
-		td, err := decoder.UnmarshalTraces(encoded)
-		if err != nil {
-			b.Fatal(err)
-		}
+		td := decodeBatch(b, encoded)
 		cpu0 := processCPU()
 		b.StartTimer()
 		if err := consume(ctx, td); err != nil {

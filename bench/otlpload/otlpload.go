@@ -89,7 +89,7 @@ func (c Counts) Sub(earlier Counts) Counts {
 
 // BuildRequest returns the marshalled request: one resource (service.name=checkout), one scope,
 // spans spans named "GET /cart" with three attributes each, user.id taking keys distinct values
-// (user-0 ... user-<keys-1>), the shape of the kvcache processor's BenchmarkEnrich1000Spans.
+// (user-0 ... user-<keys-1>), the request bench/kvcachebench decodes for its benchmarks too.
 func BuildRequest(spans, keys int) ([]byte, error) {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
