@@ -81,14 +81,10 @@ func (s *store) Get(ctx context.Context, keys []string) ([]kvcache.Result, error
 	}
 	e.telemetry.HttpkvKeysPerCall.Record(ctx, int64(len(uniq)), e.metrics.mode)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			// The caller's deadline or cancellation: says nothing about the API.
-			if errors.Is(err, cerr) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w (%w)", err, cerr)
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr) // the caller's cause, which Health sees
 		}
-		e.health.Failed(err)
+		e.health.Failed(err) // not on the caller's cancellation; its deadline counts
 		return nil, err
 	}
 	e.health.OK()

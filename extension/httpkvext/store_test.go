@@ -411,6 +411,37 @@ func TestCanceledCallIsNotAFailure(t *testing.T) {
 	assert.False(t, errors.Is(err, errNotStarted))
 }
 
+// TestCallerDeadlineIsAFailure: an API that does not answer within the caller's
+// deadline is reported as failing, as the kvcache processor's fetch_timeout (2s)
+// is below the default timeout (5s): otherwise a hung API would fail every
+// lookup and never show in component status.
+func TestCallerDeadlineIsAFailure(t *testing.T) {
+	shapes(t, func(t *testing.T, srv *apiServer, cfg *Config) {
+		host := kvcachetest.NewHost(nil)
+		cfg.Timeout = time.Minute
+		e := startExt(t, cfg, host)
+		s, err := e.Store(context.Background(), component.MustNewID("kvcache"))
+		require.NoError(t, err)
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) }) // before the server's Close: a POST's handler may not see the client go
+		srv.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return true
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err = s.Get(ctx, []string{"a", "b"})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, 1, len(host.Events()), "one status change for a call the API did not answer in time")
+		ev := <-host.Events()
+		assert.Equal(t, componentstatus.StatusRecoverableError, ev.Status())
+		assert.ErrorIs(t, ev.Err(), context.DeadlineExceeded)
+	})
+}
+
 // TestPerKeyReusesConnections: the GETs of a call reuse keep-alive connections:
 // the client keeps per_key::max_concurrency idle connections per host (net/http
 // keeps 2), so a second call of many keys opens no new connection.

@@ -1,6 +1,8 @@
 package kvcache // import "github.com/otelcol-custom/otelcol-custom/extension/kvcache"
 
 import (
+	"context"
+	"errors"
 	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
@@ -53,8 +55,15 @@ func (h *Health) OK() {
 	h.report(componentstatus.NewEvent(componentstatus.StatusOK))
 }
 
-// Failed records a failed call with its error.
+// Failed records a failed call with its error. An error wrapping
+// context.Canceled changes nothing: the caller gave up, which says nothing
+// about the backend. A missed deadline does count: the backend did not answer
+// in the time the caller had (the kvcache processor's fetch_timeout is below
+// some providers' own timeouts, so a hung backend only ever shows as that).
 func (h *Health) Failed(err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
 	if h.state.Swap(healthFailing) == healthFailing || h.closed.Load() {
 		return
 	}

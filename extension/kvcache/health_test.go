@@ -1,7 +1,9 @@
 package kvcache_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -73,6 +75,19 @@ func TestHealthFailingFirst(t *testing.T) {
 	h.Failed(errors.New("no route"))
 	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, drain(host))
 	assert.Equal(t, 1, logs.FilterMessage("calls fail").Len())
+}
+
+// TestHealthIgnoresCancellation: the caller's cancellation is no news about the
+// backend, a missed deadline is.
+func TestHealthIgnoresCancellation(t *testing.T) {
+	h, host, logs := newHealth()
+	h.OK()
+	require.Equal(t, []componentstatus.Status{componentstatus.StatusOK}, drain(host))
+	h.Failed(fmt.Errorf("get 2 keys: %w", context.Canceled))
+	assert.Empty(t, drain(host), "a cancelled call changes nothing")
+	assert.Zero(t, logs.FilterMessage("calls fail").Len())
+	h.Failed(fmt.Errorf("get 2 keys: %w", context.DeadlineExceeded))
+	assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, drain(host), "a missed deadline is a failure")
 }
 
 // TestHealthBeforeStart: before Start (no host) changes are logged, not reported.

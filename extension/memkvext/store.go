@@ -423,9 +423,10 @@ func (s *Store) reload(initial bool) error {
 
 // load reads and parses the file; it returns old when the content did not change.
 // The file is streamed twice: first only hashed (to skip a reload that changes
-// nothing) and its lines counted (to size the index once), then parsed. So its
-// content is never held in memory next to the two snapshots (see docs/design.md,
-// "memkv's file layer").
+// nothing) and its lines counted (to size the index once), then parsed. So a CSV
+// or JSON file's content is never held in memory next to the two snapshots; YAML
+// is read whole (yaml.v3 parses a whole document; see docs/design.md, "memkv's
+// file layer").
 func (s *Store) load(old *snapshot) (*snapshot, error) {
 	f, err := os.Open(s.path)
 	if err != nil {

@@ -58,9 +58,7 @@ func (e *redisKV) record(ctx context.Context, op operation, keys int, start time
 	}
 	reason := errorReason(err)
 	t.RediskvErrors.Add(ctx, 1, e.metrics.errs[op][reason])
-	if reason != "canceled" { // the caller gave up; that says nothing about Redis
-		e.health.Failed(err)
-	}
+	e.health.Failed(err) // ignores the caller's cancellation
 }
 
 // recordNotStarted accounts for a call that could not be sent at all.
